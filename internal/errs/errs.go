@@ -16,7 +16,8 @@ type Kind int
 
 const (
 	Internal        Kind = iota // a fault of the server; details stay in the log
-	Invalid                     // malformed or semantically wrong input (HTTP 400/422)
+	Invalid                     // a well-formed request with a wrong value: names the field (HTTP 422)
+	Malformed                   // a request that cannot be read: bad JSON, unknown field, wrong type (HTTP 400)
 	Unauthenticated             // no or bad credentials (HTTP 401)
 	Forbidden                   // authenticated, but not allowed (HTTP 403)
 	NotFound                    // no such thing in this workspace (HTTP 404)
@@ -24,12 +25,12 @@ const (
 	TooLarge                    // a body or file over its limit (HTTP 413)
 	TooMany                     // rate limited or locked out for a while (HTTP 429)
 	Unavailable                 // a dependency is down; try again later (HTTP 503)
-	Unprocessable               // well-formed but unacceptable value (HTTP 422)
 )
 
 var kindNames = map[Kind]string{
 	Internal:        "internal",
 	Invalid:         "invalid",
+	Malformed:       "malformed",
 	Unauthenticated: "unauthenticated",
 	Forbidden:       "forbidden",
 	NotFound:        "not_found",
@@ -37,7 +38,6 @@ var kindNames = map[Kind]string{
 	TooLarge:        "too_large",
 	TooMany:         "too_many_requests",
 	Unavailable:     "unavailable",
-	Unprocessable:   "unprocessable",
 }
 
 // String returns the kind's wire code, e.g. "not_found".

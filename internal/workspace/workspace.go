@@ -1,0 +1,268 @@
+// Package workspace owns the tenants of a Beckon server: a workspace has a name, an unguessable
+// public site id (named in its website snippet), the origins its messenger may be embedded on,
+// a default time zone and settings. Every other row in Beckon belongs to exactly one workspace.
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/beckonhq/beckon/internal/clock"
+	"github.com/beckonhq/beckon/internal/db"
+	"github.com/beckonhq/beckon/internal/errs"
+	"github.com/beckonhq/beckon/internal/id"
+	"github.com/beckonhq/beckon/internal/timezone"
+)
+
+// Workspace is a tenant.
+type Workspace struct {
+	ID             string    `json:"id"`
+	Name           string    `json:"name"`
+	SiteID         string    `json:"site_id"`
+	TimeZone       string    `json:"time_zone"`
+	AllowedOrigins []string  `json:"allowed_origins"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// MaxOrigins is the most allowed origins a workspace may list.
+const MaxOrigins = 50
+
+// Store reads and writes workspaces.
+type Store struct {
+	db  *db.DB
+	clk clock.Clock
+}
+
+// NewStore returns a Store on d.
+func NewStore(d *db.DB, clk clock.Clock) *Store { return &Store{db: d, clk: clk} }
+
+// New describes a workspace to create.
+type New struct {
+	Name           string
+	TimeZone       string
+	AllowedOrigins []string
+}
+
+// Create inserts a workspace with fresh random ids, using q (a transaction or the database).
+// It returns errs.Invalid naming the field for a bad name, zone or origin.
+func (s *Store) Create(ctx context.Context, q db.Queryer, n New) (*Workspace, error) {
+	name, err := ValidateName(n.Name)
+	if err != nil {
+		return nil, err
+	}
+	if n.TimeZone == "" {
+		n.TimeZone = "UTC"
+	}
+	if err := timezone.Validate("time_zone", n.TimeZone); err != nil {
+		return nil, err
+	}
+	origins, err := NormalizeOrigins(n.AllowedOrigins)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clk.Now()
+	w := &Workspace{ID: id.New("ws"), Name: name, SiteID: id.New("site"), TimeZone: n.TimeZone,
+		AllowedOrigins: origins, CreatedAt: now, UpdatedAt: now}
+	ob, _ := json.Marshal(origins)
+	_, err = q.ExecContext(ctx, `INSERT INTO workspaces (id, name, site_id, time_zone, allowed_origins, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $6)`, w.ID, w.Name, w.SiteID, w.TimeZone, string(ob), db.Micro(now))
+	if err != nil {
+		return nil, fmt.Errorf("workspace.Create: %w", err)
+	}
+	return w, nil
+}
+
+const cols = `id, name, site_id, time_zone, allowed_origins, created_at, updated_at`
+
+func scan(row interface{ Scan(...any) error }) (*Workspace, error) {
+	var w Workspace
+	var origins string
+	var created, updated int64
+	if err := row.Scan(&w.ID, &w.Name, &w.SiteID, &w.TimeZone, &origins, &created, &updated); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(origins), &w.AllowedOrigins); err != nil {
+		return nil, fmt.Errorf("workspace %s: allowed_origins: %w", w.ID, err)
+	}
+	if w.AllowedOrigins == nil {
+		w.AllowedOrigins = []string{}
+	}
+	w.CreatedAt, w.UpdatedAt = db.Time(created), db.Time(updated)
+	return &w, nil
+}
+
+// Get returns the workspace with the given id, or errs.NotFound.
+func (s *Store) Get(ctx context.Context, wsID string) (*Workspace, error) {
+	w, err := scan(s.db.QueryRowContext(ctx, `SELECT `+cols+` FROM workspaces WHERE id = $1`, wsID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errs.NotFoundf("no such workspace")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("workspace.Get: %w", err)
+	}
+	return w, nil
+}
+
+// BySiteID returns the workspace whose public site id is siteID, or errs.NotFound.
+func (s *Store) BySiteID(ctx context.Context, siteID string) (*Workspace, error) {
+	w, err := scan(s.db.QueryRowContext(ctx, `SELECT `+cols+` FROM workspaces WHERE site_id = $1`, siteID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errs.NotFoundf("no such site")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("workspace.BySiteID: %w", err)
+	}
+	return w, nil
+}
+
+// Patch holds the fields an admin may change; nil fields stay as they are.
+type Patch struct {
+	Name           *string   `json:"name"`
+	TimeZone       *string   `json:"time_zone"`
+	AllowedOrigins *[]string `json:"allowed_origins"`
+}
+
+// Update applies p to the workspace and returns it. It returns errs.Invalid naming the field for a
+// bad value (nothing is written then) and errs.NotFound for an unknown workspace.
+func (s *Store) Update(ctx context.Context, wsID string, p Patch) (*Workspace, error) {
+	var out *Workspace
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		w, err := scan(tx.QueryRowContext(ctx, `SELECT `+cols+` FROM workspaces WHERE id = $1`, wsID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.NotFoundf("no such workspace")
+		}
+		if err != nil {
+			return err
+		}
+		if p.Name != nil {
+			if w.Name, err = ValidateName(*p.Name); err != nil {
+				return err
+			}
+		}
+		if p.TimeZone != nil {
+			if err := timezone.Validate("time_zone", *p.TimeZone); err != nil {
+				return err
+			}
+			w.TimeZone = *p.TimeZone
+		}
+		if p.AllowedOrigins != nil {
+			if w.AllowedOrigins, err = NormalizeOrigins(*p.AllowedOrigins); err != nil {
+				return err
+			}
+		}
+		w.UpdatedAt = s.clk.Now()
+		ob, _ := json.Marshal(w.AllowedOrigins)
+		_, err = tx.ExecContext(ctx, `UPDATE workspaces SET name = $1, time_zone = $2, allowed_origins = $3, updated_at = $4 WHERE id = $5`,
+			w.Name, w.TimeZone, string(ob), db.Micro(w.UpdatedAt), w.ID)
+		out = w
+		return err
+	})
+	if err != nil {
+		if errs.As(err) != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("workspace.Update: %w", err)
+	}
+	return out, nil
+}
+
+// ValidateName trims a workspace name and checks it is 1–100 characters of printable text.
+func ValidateName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", errs.Field(errs.Invalid, "name", "is required")
+	}
+	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > 100 || strings.ContainsAny(name, "\x00\r\n\t") {
+		return "", errs.Field(errs.Invalid, "name", "must be at most 100 characters of printable text")
+	}
+	return name, nil
+}
+
+// NormalizeOrigins checks each entry is a web origin — scheme http or https, a host, an optional
+// port, nothing else — and returns them lower-cased, without default ports, de-duplicated.
+// "https://*.acme.example" allows every subdomain. It returns errs.Invalid naming the entry.
+func NormalizeOrigins(in []string) ([]string, error) {
+	if len(in) > MaxOrigins {
+		return nil, errs.Field(errs.Invalid, "allowed_origins", "at most %d origins", MaxOrigins)
+	}
+	out := []string{}
+	seen := map[string]bool{}
+	for i, o := range in {
+		field := fmt.Sprintf("allowed_origins[%d]", i)
+		n, err := NormalizeOrigin(o)
+		if err != nil {
+			return nil, errs.Field(errs.Invalid, field, "%s", err.Error())
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// NormalizeOrigin returns the canonical form of one origin, or an error saying what is wrong.
+func NormalizeOrigin(o string) (string, error) {
+	o = strings.TrimSpace(o)
+	if len(o) > 253+20 {
+		return "", errors.New("is too long")
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%q is not an origin like https://www.acme.example", o)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("%q: an origin has no path, query, fragment or user (just scheme://host[:port])", o)
+	}
+	host := strings.ToLower(u.Hostname())
+	wild := strings.HasPrefix(host, "*.")
+	check := strings.TrimPrefix(host, "*.")
+	if check == "" || strings.ContainsAny(check, "*_ ") || strings.HasPrefix(check, ".") || strings.HasSuffix(check, ".") {
+		return "", fmt.Errorf("%q has an invalid host", o)
+	}
+	port := u.Port()
+	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		port = ""
+	}
+	h := host
+	if wild {
+		h = "*." + check
+	}
+	if strings.Contains(check, ":") { // IPv6 literal
+		h = "[" + check + "]"
+	}
+	if port != "" {
+		h += ":" + port
+	}
+	return u.Scheme + "://" + h, nil
+}
+
+// OriginAllowed reports whether origin (as a browser sends it in the Origin header) is one of the
+// workspace's allowed origins, a "*.domain" entry matching any subdomain of domain.
+func (w *Workspace) OriginAllowed(origin string) bool {
+	n, err := NormalizeOrigin(origin)
+	if err != nil || strings.Contains(n, "*") {
+		return false
+	}
+	for _, a := range w.AllowedOrigins {
+		if a == n {
+			return true
+		}
+		scheme, rest, _ := strings.Cut(a, "://")
+		if base, ok := strings.CutPrefix(rest, "*."); ok {
+			ns, nrest, _ := strings.Cut(n, "://")
+			if ns == scheme && strings.HasSuffix(nrest, "."+base) {
+				return true
+			}
+		}
+	}
+	return false
+}
