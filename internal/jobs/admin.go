@@ -1,0 +1,147 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/beckonhq/beckon/internal/db"
+	"github.com/beckonhq/beckon/internal/errs"
+)
+
+// List limits.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 500
+)
+
+// List returns the jobs of workspaceID ("" lists the jobs of the whole server), newest first,
+// optionally only those in state (empty for all). limit ≤ 0 means DefaultListLimit and is capped at
+// MaxListLimit. before is a cursor: the id of the last job of the previous page, whose older jobs
+// follow; empty for the first page. It returns errs.Invalid for an unknown state or a cursor that
+// is not a job of this workspace.
+func (q *Queue) List(ctx context.Context, workspaceID string, state State, limit int, before string) ([]Job, error) {
+	if state != "" && !state.Valid() {
+		return nil, errs.Field(errs.Invalid, "state", "unknown job state %q", state)
+	}
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+	// Without a cursor, a created_at after every real one selects everything.
+	curAt, curID := int64(1<<62), ""
+	if before != "" {
+		err := q.d.QueryRowContext(ctx, `SELECT created_at FROM jobs WHERE id = $1 AND workspace_id = $2`,
+			before, workspaceID).Scan(&curAt)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, errs.Field(errs.Invalid, "before", "unknown cursor")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("jobs.List: cursor: %w", err)
+		}
+		curID = before
+	}
+	rows, err := q.d.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs
+		WHERE workspace_id = $1 AND ($2 = '' OR state = $2)
+		AND (created_at < $3 OR (created_at = $3 AND id < $4))
+		ORDER BY created_at DESC, id DESC LIMIT $5`,
+		workspaceID, string(state), curAt, curID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("jobs.List: %w", err)
+	}
+	defer rows.Close()
+	out := []Job{}
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("jobs.List: %w", err)
+		}
+		out = append(out, *j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("jobs.List: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns the job id of workspaceID. It returns errs.NotFound when there is no such job in
+// that workspace — also when the id belongs to another workspace.
+func (q *Queue) Get(ctx context.Context, workspaceID, id string) (*Job, error) {
+	j, err := scanJob(q.d.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = $1 AND workspace_id = $2`,
+		id, workspaceID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errs.NotFoundf("no such job")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jobs.Get: %w", err)
+	}
+	return j, nil
+}
+
+// Retry puts a failed job of workspaceID back in the queue to run now, with its attempts reset to
+// zero (its last error is kept until the next attempt ends), and wakes this process's workers.
+// It returns errs.NotFound when the job is not in that workspace and errs.Conflict when the job is
+// not in state failed.
+func (q *Queue) Retry(ctx context.Context, workspaceID, id string) error {
+	now := db.Micro(q.clk.Now())
+	res, err := q.d.ExecContext(ctx, `UPDATE jobs SET state = 'queued', attempts = 0, run_at = $1, lease_until = 0,
+		finished_at = 0, updated_at = $1 WHERE id = $2 AND workspace_id = $3 AND state = 'failed'`, now, id, workspaceID)
+	if err != nil {
+		return fmt.Errorf("jobs.Retry: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("jobs.Retry: %w", err)
+	} else if n == 1 {
+		q.Notify()
+		return nil
+	}
+	j, err := q.Get(ctx, workspaceID, id)
+	if err != nil {
+		return err
+	}
+	return errs.E(errs.Conflict, "job is %s; only a failed job can be retried", j.State)
+}
+
+// Counts returns how many jobs are in each state across the server, every state present (zero
+// when none), for metrics such as a Prometheus gauge of jobs by state. Errors are Internal.
+func (q *Queue) Counts(ctx context.Context) (map[State]int, error) {
+	out := make(map[State]int, len(States))
+	for _, s := range States {
+		out[s] = 0
+	}
+	rows, err := q.d.QueryContext(ctx, `SELECT state, COUNT(*) FROM jobs GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("jobs.Counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("jobs.Counts: %w", err)
+		}
+		out[State(s)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("jobs.Counts: %w", err)
+	}
+	return out, nil
+}
+
+// Prune deletes succeeded jobs that finished before the given instant and returns how many it
+// deleted; failed jobs stay for admins to inspect and retry. Deleting a job frees its dedupe key.
+// Errors are Internal.
+func (q *Queue) Prune(ctx context.Context, finishedBefore time.Time) (int64, error) {
+	res, err := q.d.ExecContext(ctx, `DELETE FROM jobs WHERE state = 'succeeded' AND finished_at < $1`,
+		db.Micro(finishedBefore))
+	if err != nil {
+		return 0, fmt.Errorf("jobs.Prune: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("jobs.Prune: %w", err)
+	}
+	return n, nil
+}
