@@ -1,7 +1,9 @@
 package bus
 
 import (
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -95,7 +97,7 @@ func (s *subscriber) run() {
 			}
 			s.running = true
 			s.mu.Unlock()
-			s.h(batch[i])
+			s.call(batch[i])
 			s.mu.Lock()
 			s.running = false
 			if s.closed {
@@ -109,6 +111,17 @@ func (s *subscriber) run() {
 			s.spare = nil
 		}
 	}
+}
+
+// call runs the handler on m; a panic is logged and the subscription goes on, so that one bad
+// message cannot take the server down.
+func (s *subscriber) call(m Msg) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("bus: subscriber panicked", "subject", m.Subject, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	s.h(m)
 }
 
 // close stops delivery and detaches the subscription. Once it returns the handler is not called
