@@ -437,3 +437,23 @@ func wrap(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
+
+// UsersByEmail returns every user with that email across all workspaces, oldest first. It is for
+// operators' tools (the demo seed), never for a request of one workspace.
+func (s *Service) UsersByEmail(ctx context.Context, email string) ([]*User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE email = $1 ORDER BY created_at LIMIT 100`,
+		strings.ToLower(strings.TrimSpace(email)))
+	if err != nil {
+		return nil, fmt.Errorf("identity.UsersByEmail: %w", err)
+	}
+	defer rows.Close()
+	var out []*User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("identity.UsersByEmail: %w", err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}

@@ -219,3 +219,20 @@ func (s *Service) ChangePassword(ctx context.Context, u *User, keepSessionID, cu
 		return err
 	}))
 }
+
+// SetPassword sets a user's password directly and activates them, for operators (the demo seed,
+// `beckon admin create --password-file`). Returns errs.Invalid about "password" or errs.NotFound.
+func (s *Service) SetPassword(ctx context.Context, wsID, userID, password string) error {
+	u, err := s.GetUser(ctx, wsID, userID)
+	if err != nil {
+		return err
+	}
+	if err := CheckPassword(password, u.Email); err != nil {
+		return err
+	}
+	now := db.Micro(s.clk.Now())
+	_, err = s.db.ExecContext(ctx, `UPDATE users SET password_hash = $1, activated_at = CASE WHEN activated_at = 0 THEN $2 ELSE activated_at END,
+		failed_logins = 0, locked_until = 0, updated_at = $2 WHERE workspace_id = $3 AND id = $4`,
+		HashPassword(password, s.opt.Hash), now, wsID, userID)
+	return wrap("identity.SetPassword", err)
+}

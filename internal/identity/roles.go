@@ -42,18 +42,19 @@ const (
 	ScopeTokensWrite    Scope = "tokens:write"
 	ScopeJobsRead       Scope = "jobs:read"
 	ScopeJobsWrite      Scope = "jobs:write"
+	ScopeProfileWrite   Scope = "profile:write" // change one's own profile and photo
 )
 
 // AllScopes lists every scope.
 var AllScopes = []Scope{ScopeUsersRead, ScopeUsersWrite, ScopeWorkspaceRead, ScopeWorkspaceWrite,
-	ScopeTokensRead, ScopeTokensWrite, ScopeJobsRead, ScopeJobsWrite}
+	ScopeTokensRead, ScopeTokensWrite, ScopeJobsRead, ScopeJobsWrite, ScopeProfileWrite}
 
 // roleScopes is what each role may do. A rep manages their own profile and tokens (the handlers
 // check ownership) and reads colleagues and the workspace.
 var roleScopes = map[Role][]Scope{
 	RoleAdmin:        AllScopes,
-	RoleRep:          {ScopeUsersRead, ScopeWorkspaceRead, ScopeTokensRead, ScopeTokensWrite},
-	RoleMeetingsOnly: {ScopeUsersRead, ScopeWorkspaceRead, ScopeTokensRead, ScopeTokensWrite},
+	RoleRep:          {ScopeUsersRead, ScopeWorkspaceRead, ScopeTokensRead, ScopeTokensWrite, ScopeProfileWrite},
+	RoleMeetingsOnly: {ScopeUsersRead, ScopeWorkspaceRead, ScopeTokensRead, ScopeTokensWrite, ScopeProfileWrite},
 }
 
 // RoleAllows reports whether role r grants scope s (a write scope grants its read).

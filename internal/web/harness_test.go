@@ -1,0 +1,171 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/beckonhq/beckon/internal/clock"
+	"github.com/beckonhq/beckon/internal/db"
+	"github.com/beckonhq/beckon/internal/email"
+	"github.com/beckonhq/beckon/internal/identity"
+	"github.com/beckonhq/beckon/internal/jobs"
+	"github.com/beckonhq/beckon/internal/workspace"
+)
+
+// mailbox records the emails the server queues.
+type mailbox struct {
+	mu   sync.Mutex
+	msgs []email.Message
+}
+
+func (m *mailbox) Queue(_ context.Context, _ db.Queryer, _ string, msg email.Message) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.msgs = append(m.msgs, msg)
+	return nil
+}
+
+func (m *mailbox) last() email.Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.msgs) == 0 {
+		return email.Message{}
+	}
+	return m.msgs[len(m.msgs)-1]
+}
+
+// harness is a real Server on a loopback listener over a real database, with a workspace "Acme",
+// its admin (password "admin password 1") and an admin API token holding every scope.
+type harness struct {
+	t          testing.TB
+	d          *db.DB
+	srv        *httptest.Server
+	s          *Server
+	id         *identity.Service
+	wss        *workspace.Store
+	ws         *workspace.Workspace
+	admin      *identity.User
+	adminToken string
+	mail       *mailbox
+	clk        clock.Clock
+}
+
+const adminPassword = "admin password 1"
+
+func newHarness(t testing.TB, d *db.DB) *harness {
+	t.Helper()
+	ctx := context.Background()
+	clk := clock.System{}
+	h := &harness{t: t, d: d, mail: &mailbox{}, clk: clk}
+	h.wss = workspace.NewStore(d, clk)
+	var err error
+	h.ws, err = h.wss.Create(ctx, d, workspace.New{Name: "Acme", TimeZone: "America/New_York"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	q := jobs.New(d, clk, log, jobs.Options{})
+	h.srv = httptest.NewUnstartedServer(nil)
+	h.srv.Start()
+	t.Cleanup(h.srv.Close)
+	h.id = identity.NewService(d, clk, h.wss, h.mail, identity.Options{BaseURL: h.srv.URL, Hash: identity.TestHashParams})
+	h.s = New(Deps{Log: log, Identity: h.id, Workspaces: h.wss, Jobs: q, Metrics: NewMetrics(q),
+		Checks: []Check{{Name: "database", Ping: d.Ping}}, MaxBody: 64 << 10})
+	h.srv.Config.Handler = h.s
+	h.admin, err = h.id.CreateUser(ctx, d, identity.NewUser{WorkspaceID: h.ws.ID, Email: "admin@acme.example", Role: identity.RoleAdmin,
+		FirstName: "Ada", LastName: "Admin", Password: adminPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scopes []string
+	for _, s := range identity.AllScopes {
+		scopes = append(scopes, string(s))
+	}
+	_, h.adminToken, err = h.id.CreateToken(ctx, h.admin, identity.TokenInput{Name: "test", Scopes: scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// userWithToken creates an active user of role in ws and a token with the given scopes.
+func (h *harness) userWithToken(wsID string, email string, role identity.Role, scopes ...string) (*identity.User, string) {
+	h.t.Helper()
+	ctx := context.Background()
+	u, err := h.id.CreateUser(ctx, h.d, identity.NewUser{WorkspaceID: wsID, Email: email, Role: role, Password: "user password 1"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	_, tok, err := h.id.CreateToken(ctx, u, identity.TokenInput{Name: "t", Scopes: scopes})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return u, tok
+}
+
+// response is a decoded answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	json   map[string]any
+}
+
+// errCode is the error.code of a JSON error answer.
+func (r response) errCode() string {
+	e, _ := r.json["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+func (r response) errField() string {
+	e, _ := r.json["error"].(map[string]any)
+	s, _ := e["field"].(string)
+	return s
+}
+
+// call sends a request with a bearer token (none when token is ""); body is JSON-encoded unless
+// it is a string or []byte, sent as is.
+func (h *harness) call(method, path, token string, body any) response {
+	h.t.Helper()
+	var rd io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd, ct = bytes.NewBufferString(b), "application/json"
+	case []byte:
+		rd, ct = bytes.NewReader(b), "application/octet-stream"
+	default:
+		j, _ := json.Marshal(b)
+		rd, ct = bytes.NewReader(j), "application/json"
+	}
+	req, err := http.NewRequest(method, h.srv.URL+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := response{status: resp.StatusCode, header: resp.Header}
+	out.body, _ = io.ReadAll(resp.Body)
+	json.Unmarshal(out.body, &out.json)
+	return out
+}

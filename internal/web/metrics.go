@@ -1,0 +1,78 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/beckonhq/beckon/internal/jobs"
+	"github.com/beckonhq/beckon/internal/version"
+)
+
+// Metrics are the Prometheus metrics of a server (P6). Later packages register theirs on Registry.
+type Metrics struct {
+	Registry *prometheus.Registry
+	duration *prometheus.HistogramVec
+	inFlight prometheus.Gauge
+}
+
+// NewMetrics makes the registry with HTTP, Go runtime, process and build metrics, and the jobs
+// gauge when q is not nil (read from the database at each scrape).
+func NewMetrics(q *jobs.Queue) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "beckon_http_request_duration_seconds", Help: "HTTP request latency by route pattern, method and status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method", "code"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "beckon_http_requests_in_flight", Help: "HTTP requests being served."}),
+	}
+	v := version.Get()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "beckon_build_info", Help: "Version of this server; always 1.",
+		ConstLabels: prometheus.Labels{"version": v.App, "go": v.Go, "tzdata": v.TZData}})
+	build.Set(1)
+	reg.MustRegister(m.duration, m.inFlight, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if q != nil {
+		reg.MustRegister(&jobsCollector{q: q, desc: prometheus.NewDesc("beckon_jobs", "Background jobs by state.", []string{"state"}, nil)})
+	}
+	return m
+}
+
+func (m *Metrics) observe(route, method string, code int, took time.Duration) {
+	if code == 0 {
+		code = http.StatusOK
+	}
+	m.duration.WithLabelValues(route, method, strconv.Itoa(code)).Observe(took.Seconds())
+}
+
+// jobsCollector reports job counts by state at scrape time.
+type jobsCollector struct {
+	q    *jobs.Queue
+	desc *prometheus.Desc
+}
+
+func (c *jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *jobsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.q.Counts(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for _, st := range []jobs.State{jobs.Queued, jobs.Running, jobs.Retrying, jobs.Succeeded, jobs.Failed} {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[st]), string(st))
+	}
+}
+
+func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) error {
+	promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	return nil
+}

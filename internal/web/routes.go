@@ -1,0 +1,62 @@
+package web
+
+import (
+	"github.com/beckonhq/beckon/internal/identity"
+)
+
+// routes is the whole HTTP surface of Beckon, one line a route.
+//
+// auth: authPublic (anyone), api (API token or session + CSRF; JSON errors), console (session; HTML),
+// authGuest (pages for people not logged in). scope: what an api route requires; "" when the handler
+// decides (self-service routes).
+func (s *Server) routes() []route {
+	c := s.console
+	return []route{
+		// Operations.
+		{method: "GET", pattern: "/healthz", auth: authPublic, h: s.healthz},
+		{method: "GET", pattern: "/readyz", auth: authPublic, h: s.readyz},
+		{method: "GET", pattern: "/metrics", auth: authPublic, h: s.metricsHandler},
+
+		// REST API (API1). Keep internal/web/openapi.json in step: a test compares them.
+		{method: "GET", pattern: "/api/v1/openapi.json", auth: authPublic, h: s.openapi},
+		{method: "GET", pattern: "/api/v1/me", auth: authAPI, h: s.apiMe},
+		{method: "PATCH", pattern: "/api/v1/me", auth: authAPI, scope: identity.ScopeProfileWrite, h: s.apiUpdateMe},
+		{method: "GET", pattern: "/api/v1/users", auth: authAPI, scope: identity.ScopeUsersRead, h: s.apiListUsers},
+		{method: "POST", pattern: "/api/v1/users", auth: authAPI, scope: identity.ScopeUsersWrite, h: s.apiInviteUser},
+		{method: "GET", pattern: "/api/v1/users/{id}", auth: authAPI, scope: identity.ScopeUsersRead, h: s.apiGetUser},
+		{method: "PATCH", pattern: "/api/v1/users/{id}", auth: authAPI, h: s.apiUpdateUser},
+		{method: "POST", pattern: "/api/v1/users/{id}/deactivate", auth: authAPI, scope: identity.ScopeUsersWrite, h: s.apiDeactivateUser},
+		{method: "POST", pattern: "/api/v1/users/{id}/reactivate", auth: authAPI, scope: identity.ScopeUsersWrite, h: s.apiReactivateUser},
+		{method: "POST", pattern: "/api/v1/users/{id}/resend-invite", auth: authAPI, scope: identity.ScopeUsersWrite, h: s.apiResendInvite},
+		{method: "GET", pattern: "/api/v1/users/{id}/photo", auth: authAPI, scope: identity.ScopeUsersRead, h: s.apiGetPhoto},
+		{method: "PUT", pattern: "/api/v1/users/{id}/photo", auth: authAPI, h: s.apiPutPhoto, bodyLimit: identity.MaxPhotoBytes + 1},
+		{method: "GET", pattern: "/api/v1/tokens", auth: authAPI, scope: identity.ScopeTokensRead, h: s.apiListTokens},
+		{method: "POST", pattern: "/api/v1/tokens", auth: authAPI, scope: identity.ScopeTokensWrite, h: s.apiCreateToken},
+		{method: "DELETE", pattern: "/api/v1/tokens/{id}", auth: authAPI, scope: identity.ScopeTokensWrite, h: s.apiRevokeToken},
+		{method: "GET", pattern: "/api/v1/workspace", auth: authAPI, scope: identity.ScopeWorkspaceRead, h: s.apiGetWorkspace},
+		{method: "PATCH", pattern: "/api/v1/workspace", auth: authAPI, scope: identity.ScopeWorkspaceWrite, h: s.apiUpdateWorkspace},
+		{method: "GET", pattern: "/api/v1/jobs", auth: authAPI, scope: identity.ScopeJobsRead, h: s.apiListJobs},
+		{method: "GET", pattern: "/api/v1/jobs/{id}", auth: authAPI, scope: identity.ScopeJobsRead, h: s.apiGetJob},
+		{method: "POST", pattern: "/api/v1/jobs/{id}/retry", auth: authAPI, scope: identity.ScopeJobsWrite, h: s.apiRetryJob},
+
+		// Console (server-rendered pages).
+		{method: "GET", pattern: "/static/{file...}", auth: authPublic, h: c.static},
+		{method: "GET", pattern: "/login", auth: authGuest, h: c.loginForm},
+		{method: "POST", pattern: "/login", auth: authGuest, h: c.login},
+		{method: "POST", pattern: "/logout", auth: authConsole, h: c.logout},
+		{method: "GET", pattern: "/activate/{token}", auth: authGuest, h: c.activateForm},
+		{method: "POST", pattern: "/activate/{token}", auth: authGuest, h: c.activate},
+		{method: "GET", pattern: "/{$}", auth: authConsole, h: c.home},
+		{method: "GET", pattern: "/settings/profile", auth: authConsole, h: c.profileForm},
+		{method: "POST", pattern: "/settings/profile", auth: authConsole, h: c.profile},
+		{method: "POST", pattern: "/settings/photo", auth: authConsole, h: c.photo, bodyLimit: identity.MaxPhotoBytes + 64<<10},
+		{method: "POST", pattern: "/settings/password", auth: authConsole, h: c.password},
+		{method: "GET", pattern: "/users", auth: authConsole, h: c.users},
+		{method: "POST", pattern: "/users/invite", auth: authConsole, h: c.invite},
+		{method: "POST", pattern: "/users/{id}/role", auth: authConsole, h: c.setRole},
+		{method: "POST", pattern: "/users/{id}/deactivate", auth: authConsole, h: c.deactivate},
+		{method: "POST", pattern: "/users/{id}/reactivate", auth: authConsole, h: c.reactivate},
+		{method: "POST", pattern: "/users/{id}/resend-invite", auth: authConsole, h: c.resendInvite},
+		{method: "GET", pattern: "/users/{id}/photo", auth: authConsole, h: c.userPhoto},
+	}
+}

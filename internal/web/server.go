@@ -1,0 +1,203 @@
+// Package web is Beckon's HTTP surface: the route table (routes.go, every route in one place), the
+// middleware (request ids, logging, metrics, recovery, security headers, body limits, session and
+// API-token authentication, CSRF protection), the one table from error kinds to HTTP statuses,
+// the REST API under /api/v1 and the server-rendered console.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/beckonhq/beckon/internal/errs"
+	"github.com/beckonhq/beckon/internal/identity"
+	"github.com/beckonhq/beckon/internal/jobs"
+	"github.com/beckonhq/beckon/internal/version"
+	"github.com/beckonhq/beckon/internal/workspace"
+)
+
+// Check is a named readiness probe for /readyz (the database, the bus).
+type Check struct {
+	Name string
+	Ping func(ctx context.Context) error
+}
+
+// Deps is everything the HTTP layer needs; internal/app builds it.
+type Deps struct {
+	Log           *slog.Logger
+	Identity      *identity.Service
+	Workspaces    *workspace.Store
+	Jobs          *jobs.Queue
+	Checks        []Check
+	Metrics       *Metrics
+	SecureCookies bool  // the public URL is https
+	MaxBody       int64 // JSON body limit in bytes
+}
+
+// Server answers every HTTP request of Beckon. It is an http.Handler.
+type Server struct {
+	log           *slog.Logger
+	identity      *identity.Service
+	workspaces    *workspace.Store
+	jobs          *jobs.Queue
+	checks        []Check
+	metrics       *Metrics
+	secureCookies bool
+	maxBody       int64
+	crossOrigin   *http.CrossOriginProtection
+	version       version.Info
+	handler       http.Handler
+	table         []route
+	console       *console
+}
+
+// auth says who may call a route.
+type auth int
+
+const (
+	authPublic  auth = iota // anyone
+	authAPI                 // an API token, or a console session with its CSRF token for changes: JSON errors
+	authConsole             // a console session: HTML pages, redirect to /login when absent
+	authGuest               // console pages for people not logged in (login, activation): HTML errors
+)
+
+// handlerFunc is an HTTP handler that returns its error for the route's kind of answer.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route is one line of the route table.
+type route struct {
+	method, pattern string
+	auth            auth
+	scope           identity.Scope // required by api routes; "" when the handler decides
+	h               handlerFunc
+	bodyLimit       int64 // 0: the server's MaxBody
+}
+
+// New builds the server and its route table.
+func New(d Deps) *Server {
+	if d.MaxBody == 0 {
+		d.MaxBody = 1 << 20
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics(nil)
+	}
+	s := &Server{log: d.Log, identity: d.Identity, workspaces: d.Workspaces, jobs: d.Jobs, checks: d.Checks,
+		metrics: d.Metrics, secureCookies: d.SecureCookies, maxBody: d.MaxBody,
+		crossOrigin: http.NewCrossOriginProtection(), version: version.Get()}
+	s.console = newConsole(s)
+	s.table = s.routes()
+	mux := http.NewServeMux()
+	for _, rt := range s.table {
+		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		err := errs.E(errs.NotFound, "no such page: %s %s", r.Method, r.URL.Path)
+		if isAPI(r.URL.Path) {
+			s.securityHeaders(w, true)
+			s.writeAPIError(w, r, err)
+			return
+		}
+		s.securityHeaders(w, false)
+		s.console.error(w, r, err)
+	})
+	s.handler = s.outer(mux)
+	return s
+}
+
+// ServeHTTP answers a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// fail answers err in the form the path calls for.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if isAPI(r.URL.Path) {
+		s.writeAPIError(w, r, err)
+	} else {
+		s.console.error(w, r, err)
+	}
+}
+
+// wrap applies a route's body limit, authentication, scope and CSRF checks, and error rendering.
+func (s *Server) wrap(rt route) http.Handler {
+	limit := rt.bodyLimit
+	if limit == 0 {
+		limit = s.maxBody
+	}
+	isJSON := rt.auth == authAPI || (rt.auth == authPublic && isAPI(rt.pattern))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.securityHeaders(w, isJSON)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		fail := func(err error) {
+			if isJSON {
+				s.writeAPIError(w, r, err)
+			} else {
+				s.console.error(w, r, err)
+			}
+		}
+		switch rt.auth {
+		case authAPI, authConsole:
+			p, err := s.authenticate(r)
+			if err == nil && p == nil {
+				err = errs.E(errs.Unauthenticated, "authentication required: send 'Authorization: Bearer <API token>'")
+			}
+			if err != nil {
+				if rt.auth == authConsole && errs.Is(err, errs.Unauthenticated) {
+					s.console.toLogin(w, r)
+					return
+				}
+				fail(err)
+				return
+			}
+			if rt.auth == authConsole && p.Session == nil {
+				fail(errs.E(errs.Forbidden, "the console needs a login session, not an API token"))
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), keyPrincipal, p))
+			if err := s.checkCSRF(r, p); err != nil {
+				fail(err)
+				return
+			}
+			if rt.scope != "" && !p.Can(rt.scope) {
+				fail(errs.E(errs.Forbidden, "this needs the %s permission", rt.scope))
+				return
+			}
+		case authGuest:
+			if unsafeMethod(r.Method) {
+				if err := s.crossOrigin.Check(r); err != nil {
+					fail(errs.E(errs.Forbidden, "cross-origin request refused"))
+					return
+				}
+			}
+		}
+		if err := rt.h(w, r); err != nil {
+			fail(err)
+		}
+	})
+}
+
+// RouteInfo describes one route, for tests and documentation.
+type RouteInfo struct {
+	Method, Pattern string
+	Auth            string
+	Scope           string
+}
+
+// Routes lists the route table sorted by pattern and method.
+func (s *Server) Routes() []RouteInfo {
+	names := map[auth]string{authPublic: "public", authAPI: "api", authConsole: "console", authGuest: "guest"}
+	out := make([]RouteInfo, 0, len(s.table))
+	for _, rt := range s.table {
+		out = append(out, RouteInfo{Method: rt.method, Pattern: rt.pattern, Auth: names[rt.auth], Scope: string(rt.scope)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Pattern != out[j].Pattern {
+			return out[i].Pattern < out[j].Pattern
+		}
+		return out[i].Method < out[j].Method
+	})
+	return out
+}
+
+// pathID returns the {name} path value, trimmed.
+func pathID(r *http.Request, name string) string { return strings.TrimSpace(r.PathValue(name)) }
