@@ -48,6 +48,8 @@ type Config struct {
 	MaxBodySize int64         // request body limit in bytes for JSON APIs
 
 	AllowInsecureHTTP bool // serve: accept an http:// BASE_URL (behind a TLS-terminating proxy on a private network)
+
+	defaults map[string]string // per-command default overrides given to Bind
 }
 
 // setting describes one configuration field.
@@ -90,9 +92,15 @@ func EnvName(flagName string) string {
 	return "BECKON_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// Bind registers every setting as a flag on fs. Call Load after fs.Parse.
-func (c *Config) Bind(fs *flag.FlagSet) {
+// Bind registers every setting as a flag on fs. defaults overrides the built-in defaults of some
+// settings for this command (the demo listens on 127.0.0.1:8080); a flag or a BECKON_* variable
+// still wins over them. Call Load after fs.Parse.
+func (c *Config) Bind(fs *flag.FlagSet, defaults map[string]string) {
+	c.defaults = defaults
 	for _, s := range c.settings() {
+		if d, ok := defaults[s.name]; ok {
+			s.def = d
+		}
 		usage := s.usage + " (" + EnvName(s.name)
 		if s.secret {
 			usage += ", or " + EnvName(s.name) + "_FILE"
@@ -109,6 +117,9 @@ func (c *Config) Load(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = f.Value.String() })
 	var errs []string
 	for _, s := range c.settings() {
+		if d, ok := c.defaults[s.name]; ok {
+			s.def = d
+		}
 		env := EnvName(s.name)
 		val, from := s.def, "default"
 		if v, ok := set[s.name]; ok {
@@ -169,7 +180,7 @@ func assign(ptr any, val string) error {
 func Defaults() Config {
 	var c Config
 	fs := flag.NewFlagSet("", flag.ContinueOnError)
-	c.Bind(fs)
+	c.Bind(fs, nil)
 	_ = c.Load(fs, func(string) string { return "" })
 	return c
 }

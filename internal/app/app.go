@@ -1,0 +1,298 @@
+// Package app is Beckon's composition root: it opens the database, the bus and the job queue,
+// builds every domain service with its dependencies, mounts the HTTP server, and runs and stops
+// them together. It is the only package that imports everything.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/beckonhq/beckon/internal/bus"
+	"github.com/beckonhq/beckon/internal/clock"
+	"github.com/beckonhq/beckon/internal/config"
+	"github.com/beckonhq/beckon/internal/db"
+	"github.com/beckonhq/beckon/internal/email"
+	"github.com/beckonhq/beckon/internal/identity"
+	"github.com/beckonhq/beckon/internal/jobs"
+	"github.com/beckonhq/beckon/internal/secret"
+	"github.com/beckonhq/beckon/internal/web"
+	"github.com/beckonhq/beckon/internal/workspace"
+)
+
+// App is a wired Beckon server.
+type App struct {
+	Cfg        config.Config
+	Log        *slog.Logger
+	Clock      clock.Clock
+	DB         *db.DB
+	Bus        bus.Bus
+	Jobs       *jobs.Queue
+	Mail       *email.Outbox
+	Secrets    *secret.Keyring // nil when no BECKON_SECRET_KEY is configured (operator CLI commands)
+	Workspaces *workspace.Store
+	Identity   *identity.Service
+	Web        *web.Server
+}
+
+// Options adjust how New builds the app.
+type Options struct {
+	// Hash overrides the password hashing cost (tests); zero uses the production default.
+	Hash identity.HashParams
+	// Sender overrides the email sender; nil picks SMTP when BECKON_SMTP_HOST is set, else the log.
+	Sender email.Sender
+}
+
+// NewLogger returns the logger the configuration asks for, writing to w.
+func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// New opens the database and migrates it, connects the bus, and builds every service.
+// Close releases what it opened.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) (*App, error) {
+	a := &App{Cfg: cfg, Log: log, Clock: clock.System{}}
+	var err error
+	if a.Secrets, err = Keyring(cfg); err != nil {
+		return nil, err
+	}
+	if a.DB, err = OpenDB(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if n, err := a.DB.Migrate(ctx); err != nil {
+		a.DB.Close()
+		return nil, err
+	} else if n > 0 {
+		log.Info("database migrated", "applied", n, "engine", a.DB.Engine)
+	}
+	if cfg.NATSURL != "" {
+		a.Bus, err = bus.NewNATS(cfg.NATSURL, log)
+		if err != nil {
+			a.DB.Close()
+			return nil, fmt.Errorf("bus: %w", err)
+		}
+	} else {
+		a.Bus = bus.NewInProcess()
+	}
+	host, _ := os.Hostname()
+	a.Jobs = jobs.New(a.DB, a.Clock, log, jobs.Options{Workers: cfg.JobWorkers, Lease: cfg.JobLease,
+		WorkerID: fmt.Sprintf("%s/%d", host, os.Getpid())})
+	sender := opt.Sender
+	if sender == nil {
+		if sender, err = NewSender(cfg, log); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	a.Mail = email.NewOutbox(a.Jobs, sender)
+	a.Workspaces = workspace.NewStore(a.DB, a.Clock)
+	a.Identity = identity.NewService(a.DB, a.Clock, a.Workspaces, a.Mail, identity.Options{
+		BaseURL: cfg.BaseURL, InviteTTL: cfg.InviteTTL, SessionTTL: cfg.SessionTTL, Hash: opt.Hash})
+	a.Web = web.New(web.Deps{
+		Log: log, Identity: a.Identity, Workspaces: a.Workspaces, Jobs: a.Jobs,
+		Checks:        []web.Check{{Name: "database", Ping: a.DB.Ping}, {Name: "bus", Ping: a.Bus.Ping}},
+		Metrics:       web.NewMetrics(a.Jobs),
+		SecureCookies: cfg.SecureCookies(), MaxBody: cfg.MaxBodySize,
+	})
+	return a, nil
+}
+
+// Keyring builds the keyring of secrets at rest from BECKON_SECRET_KEY and BECKON_SECRET_KEYS_OLD;
+// nil when no key is configured.
+func Keyring(cfg config.Config) (*secret.Keyring, error) {
+	if cfg.SecretKey == "" {
+		return nil, nil
+	}
+	cur, err := config.KeyBytes(cfg.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("BECKON_SECRET_KEY: %w", err)
+	}
+	var old [][]byte
+	for i, s := range strings.Split(cfg.SecretKeysOld, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		b, err := config.KeyBytes(s)
+		if err != nil {
+			return nil, fmt.Errorf("BECKON_SECRET_KEYS_OLD entry %d: %w", i+1, err)
+		}
+		old = append(old, b)
+	}
+	return secret.NewKeyring(cur, old...)
+}
+
+// DemoSecretKey returns the demo's secret key, kept in DATA/secret.key and made on first use, so
+// that `beckon demo` needs no configuration.
+func DemoSecretKey(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "secret.key")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return "", err
+	}
+	var k [32]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		return "", err
+	}
+	key := hex.EncodeToString(k[:])
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("demo secret key: %w", err)
+	}
+	return key, nil
+}
+
+// OpenDB opens the configured database without migrating it.
+func OpenDB(ctx context.Context, cfg config.Config) (*db.DB, error) {
+	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// NewSender returns the SMTP sender when an SMTP host is configured, else one that logs emails.
+func NewSender(cfg config.Config, log *slog.Logger) (email.Sender, error) {
+	if cfg.SMTPHost == "" {
+		log.Warn("no SMTP server configured (BECKON_SMTP_HOST): emails are written to this log instead of sent")
+		return email.NewLogSender(log), nil
+	}
+	s, err := email.NewSMTP(email.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername,
+		Password: cfg.SMTPPassword, From: cfg.SMTPFrom, TLS: cfg.SMTPTLS})
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	return s, nil
+}
+
+// Close releases the bus and the database.
+func (a *App) Close() {
+	if a.Bus != nil {
+		a.Bus.Close()
+	}
+	if a.DB != nil {
+		a.DB.Close()
+	}
+}
+
+// Listen opens the HTTP listener on addr (":0" picks a free port).
+func Listen(addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return l, nil
+}
+
+// Serve runs the HTTP server on l and the job workers until ctx is cancelled, then shuts both down
+// gracefully: in-flight requests get up to 10 s, running jobs get their context cancelled and are
+// waited for. Extra handlers (the demo site) are served on their own listeners alongside.
+func (a *App) Serve(ctx context.Context, l net.Listener, extra ...Extra) error {
+	srv := &http.Server{Handler: a.Web, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+	servers := []*http.Server{srv}
+	listeners := []net.Listener{l}
+	for _, e := range extra {
+		servers = append(servers, &http.Server{Handler: e.Handler, ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, e.Listener)
+	}
+	jctx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	errc := make(chan error, len(servers)+1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.Jobs.Run(jctx); err != nil {
+			errc <- fmt.Errorf("jobs: %w", err)
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.housekeeping(jctx)
+	}()
+	for i := range servers {
+		go func(s *http.Server, l net.Listener) {
+			if err := s.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}(servers[i], listeners[i])
+	}
+	a.Log.Info("serving", "addr", l.Addr().String(), "engine", a.DB.Engine, "bus", busKind(a.Cfg))
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	a.Log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		s.Shutdown(sctx)
+	}
+	stopJobs()
+	wg.Wait()
+	return runErr
+}
+
+// JobRetention is how long succeeded jobs are kept before housekeeping deletes them.
+const JobRetention = 14 * 24 * time.Hour
+
+// housekeeping prunes old succeeded jobs at start and then hourly, until ctx ends.
+func (a *App) housekeeping(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := a.Jobs.Prune(ctx, a.Clock.Now().Add(-JobRetention)); err != nil && ctx.Err() == nil {
+			a.Log.Warn("pruning old jobs failed", "err", err)
+		} else if n > 0 {
+			a.Log.Info("pruned old jobs", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Extra is another HTTP handler served with the app (the demo customer site).
+type Extra struct {
+	Listener net.Listener
+	Handler  http.Handler
+}
+
+func busKind(cfg config.Config) string {
+	if cfg.NATSURL != "" {
+		return "nats"
+	}
+	return "in-process"
+}
+
+// URLFor returns http://host:port for a listener, replacing an unspecified host by 127.0.0.1.
+func URLFor(l net.Listener) string {
+	addr := l.Addr().String()
+	if strings.HasPrefix(addr, "[::]:") || strings.HasPrefix(addr, "0.0.0.0:") {
+		_, port, _ := net.SplitHostPort(addr)
+		addr = "127.0.0.1:" + port
+	}
+	return "http://" + addr
+}
