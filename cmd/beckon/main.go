@@ -68,11 +68,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cmdMigrate(ctx, rest, stdout, stderr, getenv)
 	case "workspace":
 		if len(rest) == 0 || rest[0] != "create" {
+			if len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help") {
+				fmt.Fprintln(stdout, "Usage: beckon workspace create --name NAME --admin-email EMAIL [flags]\n\nRun 'beckon workspace create --help' for its flags.")
+				return nil
+			}
 			return fmt.Errorf("usage: beckon workspace create --name NAME --admin-email EMAIL")
 		}
 		return cmdWorkspaceCreate(ctx, rest[1:], stdout, stderr, getenv)
 	case "admin":
 		if len(rest) == 0 || rest[0] != "create" {
+			if len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help") {
+				fmt.Fprintln(stdout, "Usage: beckon admin create --workspace ID --email EMAIL [flags]\n\nRun 'beckon admin create --help' for its flags.")
+				return nil
+			}
 			return fmt.Errorf("usage: beckon admin create --workspace ID --email EMAIL")
 		}
 		return cmdAdminCreate(ctx, rest[1:], stdout, stderr, getenv)
@@ -248,14 +256,34 @@ type created struct {
 }
 
 // operatorApp opens the database, migrates it and builds the services, for the CLI commands that
-// change data. Emails they queue are sent by the running server's job workers.
+// change data. Emails they queue are sealed with the server's secret key and sent by the running
+// server's job workers, so these commands need the same BECKON_SECRET_KEY and BECKON_BASE_URL as
+// the server; over a demo's data folder they take the demo's key and console URL.
 func operatorApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app.App, error) {
-	if cfg.BaseURL == "" {
-		host := cfg.Addr
-		if strings.HasPrefix(host, ":") {
-			host = "localhost" + host
+	if cfg.DatabaseURL == "" {
+		if cfg.SecretKey == "" {
+			if b, err := os.ReadFile(filepath.Join(cfg.DataDir, "secret.key")); err == nil {
+				cfg.SecretKey = strings.TrimSpace(string(b))
+			}
 		}
-		cfg.BaseURL = "http://" + host
+		if cfg.BaseURL == "" {
+			var d struct {
+				ConsoleURL string `json:"console_url"`
+			}
+			if b, err := os.ReadFile(filepath.Join(cfg.DataDir, "demo.json")); err == nil && json.Unmarshal(b, &d) == nil {
+				cfg.BaseURL = d.ConsoleURL
+			}
+		}
+	}
+	var missing []string
+	if cfg.SecretKey == "" {
+		missing = append(missing, "BECKON_SECRET_KEY (the server's key: invitation emails are stored encrypted with it)")
+	}
+	if cfg.BaseURL == "" {
+		missing = append(missing, "BECKON_BASE_URL (the server's public URL: activation links point there)")
+	}
+	if len(missing) > 0 {
+		return nil, errors.New("set " + strings.Join(missing, " and "))
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	return app.New(ctx, cfg, log, app.Options{})
@@ -317,14 +345,14 @@ func adminToken(ctx context.Context, a *app.App, admin *identity.User) (string, 
 	for _, s := range identity.AllScopes {
 		scopes = append(scopes, string(s))
 	}
-	_, secret, err := a.Identity.CreateToken(ctx, admin, identity.TokenInput{Name: "created by beckon CLI", Scopes: scopes})
+	_, secret, err := a.Identity.CreateToken(ctx, &identity.Principal{User: admin}, identity.TokenInput{Name: "created by beckon CLI", Scopes: scopes})
 	return secret, err
 }
 
 func cmdAdminCreate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var cfg config.Config
-	fs := flags("admin create", "Invites an admin into an existing workspace (or makes an existing user admin) and prints\n"+
-		"one JSON object with the activation URL. With --password-file the admin is active at once.", stderr, &cfg)
+	fs := flags("admin create", "Adds an admin to an existing workspace and prints one JSON object with the user id and\n"+
+		"the activation URL. With --password-file the admin is active at once and no invitation is sent.", stderr, &cfg)
 	wsID := fs.String("workspace", "", "workspace id (required)")
 	emailAddr := fs.String("email", "", "the admin's email (required)")
 	pwFile := fs.String("password-file", "", "file holding the admin's password; - reads standard input")

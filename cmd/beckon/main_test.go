@@ -72,9 +72,15 @@ func TestServeRefusesUnsafeConfig(t *testing.T) {
 // TestWorkspaceCreateAndBackup drives the operator commands on SQLite, and workspace create on
 // PostgreSQL too when it is available.
 func TestWorkspaceCreate(t *testing.T) {
-	engines := map[string]func(string) string{"sqlite": env("BECKON_DATA", t.TempDir(), "BECKON_BASE_URL", "https://chat.acme.example")}
+	key := strings.Repeat("5a", 32)
+	engines := map[string]func(string) string{"sqlite": env("BECKON_DATA", t.TempDir(), "BECKON_BASE_URL", "https://chat.acme.example", "BECKON_SECRET_KEY", key)}
 	if os.Getenv(testkit.EnvPostgres) != "" {
-		engines["postgres"] = env("BECKON_DATABASE_URL", testkit.PostgresURL(t), "BECKON_BASE_URL", "https://chat.acme.example")
+		engines["postgres"] = env("BECKON_DATABASE_URL", testkit.PostgresURL(t), "BECKON_BASE_URL", "https://chat.acme.example", "BECKON_SECRET_KEY", key)
+	}
+	// Without the server's key or URL the command says what to set and changes nothing.
+	_, _, err := runCmd(t, env("BECKON_DATA", t.TempDir()), "workspace", "create", "--name", "X", "--admin-email", "x@x.example")
+	if err == nil || !strings.Contains(err.Error(), "BECKON_SECRET_KEY") || !strings.Contains(err.Error(), "BECKON_BASE_URL") {
+		t.Fatalf("workspace create without key and URL: %v", err)
 	}
 	for name, getenv := range engines {
 		t.Run(name, func(t *testing.T) {
@@ -110,7 +116,7 @@ func TestWorkspaceCreate(t *testing.T) {
 
 func TestBackupCommand(t *testing.T) {
 	dir := t.TempDir()
-	getenv := env("BECKON_DATA", dir)
+	getenv := env("BECKON_DATA", dir, "BECKON_SECRET_KEY", strings.Repeat("5a", 32), "BECKON_BASE_URL", "https://chat.acme.example")
 	if _, _, err := runCmd(t, getenv, "migrate", "up"); err != nil {
 		t.Fatal(err)
 	}

@@ -101,15 +101,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			return nil, err
 		}
 	}
-	a.Mail = email.NewOutbox(a.Jobs, sender)
+	a.Mail = email.NewOutbox(a.Jobs, sender, a.Secrets)
 	a.Workspaces = workspace.NewStore(a.DB, a.Clock)
-	a.Identity = identity.NewService(a.DB, a.Clock, a.Workspaces, a.Mail, identity.Options{
+	a.Identity = identity.NewService(a.DB, a.Clock, a.Mail, identity.Options{
 		BaseURL: cfg.BaseURL, InviteTTL: cfg.InviteTTL, SessionTTL: cfg.SessionTTL, Hash: opt.Hash})
 	a.Web = web.New(web.Deps{
 		Log: log, Identity: a.Identity, Workspaces: a.Workspaces, Jobs: a.Jobs,
 		Checks:        []web.Check{{Name: "database", Ping: a.DB.Ping}, {Name: "bus", Ping: a.Bus.Ping}},
 		Metrics:       web.NewMetrics(a.Jobs),
-		SecureCookies: cfg.SecureCookies(), MaxBody: cfg.MaxBodySize,
+		SecureCookies: cfg.SecureCookies(), MaxBody: cfg.MaxBodySize, MetricsToken: cfg.MetricsToken,
 	})
 	return a, nil
 }
@@ -256,7 +256,8 @@ func (a *App) Serve(ctx context.Context, l net.Listener, extra ...Extra) error {
 // JobRetention is how long succeeded jobs are kept before housekeeping deletes them.
 const JobRetention = 14 * 24 * time.Hour
 
-// housekeeping prunes old succeeded jobs at start and then hourly, until ctx ends.
+// housekeeping prunes old succeeded jobs and expired sessions, activation links and login
+// attempts at start and then hourly, until ctx ends.
 func (a *App) housekeeping(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -265,6 +266,11 @@ func (a *App) housekeeping(ctx context.Context) {
 			a.Log.Warn("pruning old jobs failed", "err", err)
 		} else if n > 0 {
 			a.Log.Info("pruned old jobs", "deleted", n)
+		}
+		if n, err := a.Identity.Purge(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Warn("purging expired sessions and links failed", "err", err)
+		} else if n > 0 {
+			a.Log.Info("purged expired sessions, links and login attempts", "deleted", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -40,6 +40,7 @@ func TestInviteEmailOverSMTP(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg.BaseURL = app.URLFor(l)
+			cfg.SecretKey = strings.Repeat("9c", 32)
 			ctx, cancel := context.WithCancel(context.Background())
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			a, err := app.New(ctx, cfg, log, app.Options{Hash: identity.TestHashParams})
@@ -64,7 +65,7 @@ func TestInviteEmailOverSMTP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, tok, _ := a.Identity.CreateToken(ctx, admin, identity.TokenInput{Name: "t", Scopes: []string{"users:write", "jobs:read"}})
+			_, tok, _ := a.Identity.CreateToken(ctx, &identity.Principal{User: admin}, identity.TokenInput{Name: "t", Scopes: []string{"users:write", "jobs:read"}})
 
 			body, _ := json.Marshal(map[string]string{"email": "rae@acme.example", "first_name": "Rae", "role": "rep"})
 			req, _ := http.NewRequest("POST", cfg.BaseURL+"/api/v1/users", bytes.NewReader(body))

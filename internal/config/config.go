@@ -49,6 +49,8 @@ type Config struct {
 
 	AllowInsecureHTTP bool // serve: accept an http:// BASE_URL (behind a TLS-terminating proxy on a private network)
 
+	MetricsToken string // when set, GET /metrics needs 'Authorization: Bearer <MetricsToken>'; empty: public
+
 	defaults map[string]string // per-command default overrides given to Bind
 }
 
@@ -84,6 +86,7 @@ func (c *Config) settings() []setting {
 		{"invite-ttl", "lifetime of an invitation's activation link", false, "168h", &c.InviteTTL},
 		{"max-body", "largest JSON request body in bytes", false, "1048576", &c.MaxBodySize},
 		{"allow-insecure-http", "serve: allow an http:// base URL", false, "false", &c.AllowInsecureHTTP},
+		{"metrics-token", "bearer token that GET /metrics requires (Authorization: Bearer …); empty leaves /metrics public", true, "", &c.MetricsToken},
 	}
 }
 
@@ -238,6 +241,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodySize < 1024 {
 		p = append(p, "BECKON_MAX_BODY must be at least 1024 bytes")
+	}
+	if strings.ContainsFunc(c.MetricsToken, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		p = append(p, "BECKON_METRICS_TOKEN must be printable ASCII without spaces (it travels in an HTTP header): generate one with `openssl rand -hex 32`")
 	}
 	if c.SecretKey != "" {
 		if b, err := KeyBytes(c.SecretKey); err != nil || len(b) < 32 {

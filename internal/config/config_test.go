@@ -41,6 +41,10 @@ func TestPrecedence(t *testing.T) {
 		{"secret from file", nil, map[string]string{"BECKON_SMTP_PASSWORD_FILE": secretFile}, nil, func(c Config) bool { return c.SMTPPassword == "from-file" }},
 		{"env value over file", nil, map[string]string{"BECKON_SMTP_PASSWORD": "direct", "BECKON_SMTP_PASSWORD_FILE": secretFile}, nil, func(c Config) bool { return c.SMTPPassword == "direct" }},
 		{"non-secret ignores _FILE", nil, map[string]string{"BECKON_ADDR_FILE": secretFile}, nil, func(c Config) bool { return c.Addr == ":8080" }},
+		{"metrics token off by default", nil, nil, nil, func(c Config) bool { return c.MetricsToken == "" }},
+		{"metrics token from env", nil, map[string]string{"BECKON_METRICS_TOKEN": "scrape-me"}, nil, func(c Config) bool { return c.MetricsToken == "scrape-me" }},
+		{"metrics token from file", nil, map[string]string{"BECKON_METRICS_TOKEN_FILE": secretFile}, nil, func(c Config) bool { return c.MetricsToken == "from-file" }},
+		{"metrics token flag", []string{"--metrics-token", "flagged"}, nil, nil, func(c Config) bool { return c.MetricsToken == "flagged" }},
 	} {
 		c, err := load(t, tc.args, tc.env, tc.defaults)
 		if err != nil || !tc.check(c) {
@@ -69,12 +73,15 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("defaults invalid: %v", err)
 	}
 	for name, mod := range map[string]func(*Config){
-		"addr":       func(c *Config) { c.Addr = "8080" },
-		"base url":   func(c *Config) { c.BaseURL = "ftp://x" },
-		"smtp tls":   func(c *Config) { c.SMTPTLS = "ssl" },
-		"log format": func(c *Config) { c.LogFormat = "xml" },
-		"workers":    func(c *Config) { c.JobWorkers = 0 },
-		"weak key":   func(c *Config) { c.SecretKey = "abcd" },
+		"addr":                         func(c *Config) { c.Addr = "8080" },
+		"base url":                     func(c *Config) { c.BaseURL = "ftp://x" },
+		"smtp tls":                     func(c *Config) { c.SMTPTLS = "ssl" },
+		"log format":                   func(c *Config) { c.LogFormat = "xml" },
+		"workers":                      func(c *Config) { c.JobWorkers = 0 },
+		"weak key":                     func(c *Config) { c.SecretKey = "abcd" },
+		"metrics token with a space":   func(c *Config) { c.MetricsToken = "two words" },
+		"metrics token with a newline": func(c *Config) { c.MetricsToken = "tok\n" },
+		"metrics token not ASCII":      func(c *Config) { c.MetricsToken = "tökén" },
 	} {
 		c := Defaults()
 		mod(&c)
@@ -106,5 +113,24 @@ func TestKeyBytes(t *testing.T) {
 	}
 	if _, err := KeyBytes("not a key!"); err == nil {
 		t.Error("garbage accepted")
+	}
+}
+
+// TestREADMETable keeps the configuration table of README.md in step with the settings: each row
+// is a line of Describe, and each line of Describe is a row.
+func TestREADMETable(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "| `--") {
+			rows = append(rows, line)
+		}
+	}
+	want := Describe()
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("README.md's configuration table is out of date; its rows should be:\n%s", strings.Join(want, "\n"))
 	}
 }

@@ -178,6 +178,16 @@ func IsUniqueViolation(err error) bool {
 	return false
 }
 
+// IsDataException reports whether err is a PostgreSQL data exception (SQLSTATE class 22): a value
+// the database cannot take, such as text that is not valid UTF-8 or holds a NUL byte (22021),
+// a character with no equivalent in the database's encoding (22P05) or a string too long for
+// its column (22001). Such an error comes from the input of a request, not from a fault of the
+// server. SQLite stores any bytes, so it never reports one.
+func IsDataException(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && strings.HasPrefix(pg.Code, "22")
+}
+
 // IsBusy reports whether err is SQLite's "database is locked" (SQLITE_BUSY), which a correctly
 // configured database never returns to a caller.
 func IsBusy(err error) bool {
@@ -193,6 +203,16 @@ func IsBusy(err error) bool {
 func (d *DB) SkipLocked() string {
 	if d.Engine == Postgres {
 		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+// ForUpdate is the clause that locks the rows a SELECT reads until the transaction ends:
+// "FOR UPDATE" on PostgreSQL, nothing on SQLite, where immediate transactions already serialise
+// writers.
+func (d *DB) ForUpdate() string {
+	if d.Engine == Postgres {
+		return " FOR UPDATE"
 	}
 	return ""
 }

@@ -132,7 +132,7 @@ func Seed(ctx context.Context, d *db.DB, wss *workspace.Store, ids *identity.Ser
 		for _, s := range identity.AllScopes {
 			scopes = append(scopes, string(s))
 		}
-		_, secret, err := ids.CreateToken(ctx, admin, identity.TokenInput{Name: "demo", Scopes: scopes})
+		_, secret, err := ids.CreateToken(ctx, &identity.Principal{User: admin}, identity.TokenInput{Name: "demo", Scopes: scopes})
 		if err != nil {
 			return nil, fmt.Errorf("demo: API token: %w", err)
 		}

@@ -22,7 +22,7 @@ func TestSeedIsIdempotent(t *testing.T) {
 		ctx := context.Background()
 		dir := t.TempDir()
 		wss := workspace.NewStore(d, clock.System{})
-		ids := identity.NewService(d, clock.System{}, wss, nil, identity.Options{Hash: identity.TestHashParams})
+		ids := identity.NewService(d, clock.System{}, nil, identity.Options{Hash: identity.TestHashParams})
 		first, err := demo.Seed(ctx, d, wss, ids, dir, "http://127.0.0.1:8080", "http://127.0.0.1:8081")
 		if err != nil {
 			t.Fatal(err)

@@ -15,29 +15,31 @@ import (
 type Kind int
 
 const (
-	Internal        Kind = iota // a fault of the server; details stay in the log
-	Invalid                     // a well-formed request with a wrong value: names the field (HTTP 422)
-	Malformed                   // a request that cannot be read: bad JSON, unknown field, wrong type (HTTP 400)
-	Unauthenticated             // no or bad credentials (HTTP 401)
-	Forbidden                   // authenticated, but not allowed (HTTP 403)
-	NotFound                    // no such thing in this workspace (HTTP 404)
-	Conflict                    // the state forbids it: duplicate, already used (HTTP 409)
-	TooLarge                    // a body or file over its limit (HTTP 413)
-	TooMany                     // rate limited or locked out for a while (HTTP 429)
-	Unavailable                 // a dependency is down; try again later (HTTP 503)
+	Internal         Kind = iota // a fault of the server; details stay in the log
+	Invalid                      // a well-formed request with a wrong value: names the field (HTTP 422)
+	Malformed                    // a request that cannot be read: bad JSON, unknown field, wrong type (HTTP 400)
+	Unauthenticated              // no or bad credentials (HTTP 401)
+	Forbidden                    // authenticated, but not allowed (HTTP 403)
+	NotFound                     // no such thing in this workspace (HTTP 404)
+	Conflict                     // the state forbids it: duplicate, already used (HTTP 409)
+	TooLarge                     // a body or file over its limit (HTTP 413)
+	TooMany                      // rate limited or locked out for a while (HTTP 429)
+	Unavailable                  // a dependency is down; try again later (HTTP 503)
+	MethodNotAllowed             // the path exists, but not for this HTTP method (HTTP 405)
 )
 
 var kindNames = map[Kind]string{
-	Internal:        "internal",
-	Invalid:         "invalid",
-	Malformed:       "malformed",
-	Unauthenticated: "unauthenticated",
-	Forbidden:       "forbidden",
-	NotFound:        "not_found",
-	Conflict:        "conflict",
-	TooLarge:        "too_large",
-	TooMany:         "too_many_requests",
-	Unavailable:     "unavailable",
+	Internal:         "internal",
+	Invalid:          "invalid",
+	Malformed:        "malformed",
+	Unauthenticated:  "unauthenticated",
+	Forbidden:        "forbidden",
+	NotFound:         "not_found",
+	Conflict:         "conflict",
+	TooLarge:         "too_large",
+	TooMany:          "too_many_requests",
+	Unavailable:      "unavailable",
+	MethodNotAllowed: "method_not_allowed",
 }
 
 // String returns the kind's wire code, e.g. "not_found".

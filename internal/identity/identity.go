@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"runtime"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/beckonhq/beckon/internal/clock"
@@ -20,7 +22,6 @@ import (
 	"github.com/beckonhq/beckon/internal/errs"
 	"github.com/beckonhq/beckon/internal/id"
 	"github.com/beckonhq/beckon/internal/timezone"
-	"github.com/beckonhq/beckon/internal/workspace"
 )
 
 // Mailer queues an email inside the caller's transaction, so that the email is sent if and only
@@ -40,20 +41,23 @@ type Options struct {
 	LockoutThreshold int
 	LockoutBase      time.Duration
 	LockoutMax       time.Duration
+	// MaxHeavy bounds the password hashes and photo decodes running at once (each argon2id hash
+	// holds Hash.Memory KiB); further ones wait. Default: the number of CPUs, at least 2.
+	MaxHeavy int
 }
 
 // Service is the identity domain.
 type Service struct {
 	db        *db.DB
 	clk       clock.Clock
-	ws        *workspace.Store
 	mail      Mailer
 	opt       Options
-	dummyHash string // verified against when no user matches, so timing does not reveal accounts
+	dummyHash string        // verified against when no user matches, so timing does not reveal accounts
+	heavy     chan struct{} // bounds the argon2 hashes and image decodes running at once
 }
 
 // NewService returns a Service. mail may be nil only in tests that send no invitations.
-func NewService(d *db.DB, clk clock.Clock, ws *workspace.Store, mail Mailer, opt Options) *Service {
+func NewService(d *db.DB, clk clock.Clock, mail Mailer, opt Options) *Service {
 	if opt.InviteTTL == 0 {
 		opt.InviteTTL = 7 * 24 * time.Hour
 	}
@@ -73,7 +77,11 @@ func NewService(d *db.DB, clk clock.Clock, ws *workspace.Store, mail Mailer, opt
 		opt.LockoutMax = time.Hour
 	}
 	opt.BaseURL = strings.TrimRight(opt.BaseURL, "/")
-	return &Service{db: d, clk: clk, ws: ws, mail: mail, opt: opt, dummyHash: HashPassword("not a password", opt.Hash)}
+	if opt.MaxHeavy == 0 {
+		opt.MaxHeavy = max(2, runtime.NumCPU())
+	}
+	return &Service{db: d, clk: clk, mail: mail, opt: opt, dummyHash: HashPassword("not a password", opt.Hash),
+		heavy: make(chan struct{}, opt.MaxHeavy)}
 }
 
 // User is a person in a workspace.
@@ -97,8 +105,6 @@ type User struct {
 	UpdatedAt     time.Time `json:"updated_at"`
 
 	passwordHash string
-	failedLogins int
-	lockedUntil  time.Time
 }
 
 // Name returns "First Last", or the email when both are empty.
@@ -111,17 +117,17 @@ func (u *User) Name() string {
 }
 
 const userCols = `id, workspace_id, email, role, first_name, last_name, job_title, phone, time_zone,
-	password_hash, active, activated_at, deactivated_at, failed_logins, locked_until, photo_updated_at, created_at, updated_at`
+	password_hash, active, activated_at, deactivated_at, photo_updated_at, created_at, updated_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	var u User
-	var activated, deactivated, locked, photo, created, updated int64
+	var activated, deactivated, photo, created, updated int64
 	err := row.Scan(&u.ID, &u.WorkspaceID, &u.Email, &u.Role, &u.FirstName, &u.LastName, &u.JobTitle, &u.Phone,
-		&u.TimeZone, &u.passwordHash, &u.Active, &activated, &deactivated, &u.failedLogins, &locked, &photo, &created, &updated)
+		&u.TimeZone, &u.passwordHash, &u.Active, &activated, &deactivated, &photo, &created, &updated)
 	if err != nil {
 		return nil, err
 	}
-	u.ActivatedAt, u.DeactivatedAt, u.lockedUntil = db.Time(activated), db.Time(deactivated), db.Time(locked)
+	u.ActivatedAt, u.DeactivatedAt = db.Time(activated), db.Time(deactivated)
 	u.CreatedAt, u.UpdatedAt = db.Time(created), db.Time(updated)
 	u.Activated = activated != 0
 	u.HasPhoto = photo != 0
@@ -157,11 +163,17 @@ func truncate(s string, n int) string {
 	return string([]rune(s)[:n]) + "…"
 }
 
-// checkText validates a short free-text profile field.
+// checkText validates a short free-text profile field: valid UTF-8, one line, no control or
+// format characters (such as U+202E, which reverses how the rest of a line reads).
 func checkText(field, s string, max int) (string, error) {
 	s = strings.TrimSpace(s)
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max || strings.ContainsAny(s, "\x00\r\n") {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
 		return "", errs.Field(errs.Invalid, field, "must be at most %d characters on one line", max)
+	}
+	for _, r := range s {
+		if r != '\u200d' && unicode.In(r, unicode.Cc, unicode.Cf) { // the zero-width joiner builds emoji
+			return "", errs.Field(errs.Invalid, field, "must be plain text on one line, without control characters")
+		}
 	}
 	return s, nil
 }
@@ -223,7 +235,10 @@ func (s *Service) CreateUser(ctx context.Context, q db.Queryer, n NewUser) (*Use
 		if err := CheckPassword(n.Password, email); err != nil {
 			return nil, err
 		}
-		hash, activated = HashPassword(n.Password, s.opt.Hash), db.Micro(now)
+		if hash, err = s.hash(ctx, n.Password); err != nil {
+			return nil, err
+		}
+		activated = db.Micro(now)
 	}
 	uid := id.New("usr")
 	_, err = q.ExecContext(ctx, `INSERT INTO users (id, workspace_id, email, role, first_name, last_name, time_zone,
@@ -359,8 +374,14 @@ func (s *Service) UpdateUser(ctx context.Context, actor *User, userID string, p 
 	return out, wrap("identity.UpdateUser", err)
 }
 
-// checkNotLastAdmin returns errs.Conflict when u is the workspace's only active admin.
+// checkNotLastAdmin returns errs.Conflict when u is the workspace's only active admin. It first
+// locks the workspace's row for the rest of the transaction q, so that two admins demoting or
+// deactivating each other at once cannot both pass the check.
 func (s *Service) checkNotLastAdmin(ctx context.Context, q db.Queryer, u *User) error {
+	var ws string
+	if err := q.QueryRowContext(ctx, `SELECT id FROM workspaces WHERE id = $1`+s.db.ForUpdate(), u.WorkspaceID).Scan(&ws); err != nil {
+		return err
+	}
 	var n int
 	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE workspace_id = $1 AND role = 'admin' AND active = TRUE AND id <> $2`,
 		u.WorkspaceID, u.ID).Scan(&n); err != nil {
@@ -423,7 +444,7 @@ func (s *Service) Reactivate(ctx context.Context, actor *User, userID string) (*
 		return nil, err
 	}
 	now := db.Micro(s.clk.Now())
-	if _, err := s.db.ExecContext(ctx, `UPDATE users SET active = TRUE, deactivated_at = 0, failed_logins = 0, locked_until = 0,
+	if _, err := s.db.ExecContext(ctx, `UPDATE users SET active = TRUE, deactivated_at = 0,
 		updated_at = $1 WHERE workspace_id = $2 AND id = $3`, now, u.WorkspaceID, u.ID); err != nil {
 		return nil, fmt.Errorf("identity.Reactivate: %w", err)
 	}

@@ -54,7 +54,7 @@ func setup(t *testing.T, d *db.DB) *fixture {
 		t.Fatal(err)
 	}
 	mail := &outbox{}
-	svc := identity.NewService(d, clk, wss, mail, identity.Options{BaseURL: "https://chat.acme.example", Hash: identity.TestHashParams})
+	svc := identity.NewService(d, clk, mail, identity.Options{BaseURL: "https://chat.acme.example", Hash: identity.TestHashParams})
 	admin, err := svc.CreateUser(ctx, d, identity.NewUser{WorkspaceID: ws.ID, Email: "Ada@Acme.example", Role: identity.RoleAdmin,
 		FirstName: "Ada", LastName: "Admin", Password: "correct horse battery"})
 	if err != nil {
@@ -217,7 +217,7 @@ func TestDeactivateRevokesEverything(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, sessTok, _ := f.svc.Login(ctx, identity.LoginInput{Email: "rep@acme.example", Password: "rep password 1"})
-		_, apiTok, err := f.svc.CreateToken(ctx, rep, identity.TokenInput{Name: "ci", Scopes: []string{"users:read"}})
+		_, apiTok, err := f.svc.CreateToken(ctx, &identity.Principal{User: rep}, identity.TokenInput{Name: "ci", Scopes: []string{"users:read"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,12 +268,12 @@ func TestTokens(t *testing.T) {
 			{f.admin, identity.TokenInput{Name: "x", Scopes: nil}, errs.Invalid, false},
 			{f.admin, identity.TokenInput{Name: "x", Scopes: []string{"users:read"}, ExpiresAt: f.clk.Now().Add(-time.Hour)}, errs.Invalid, false},
 		} {
-			_, _, err := f.svc.CreateToken(ctx, tc.owner, tc.in)
+			_, _, err := f.svc.CreateToken(ctx, &identity.Principal{User: tc.owner}, tc.in)
 			if tc.wantOK != (err == nil) || (!tc.wantOK && !errs.Is(err, tc.kind)) {
 				t.Errorf("CreateToken(%s, %+v) = %v", tc.owner.Role, tc.in, err)
 			}
 		}
-		tok, secret, err := f.svc.CreateToken(ctx, f.admin, identity.TokenInput{Name: "expiring", Scopes: []string{"users:read"}, ExpiresAt: f.clk.Now().Add(time.Hour)})
+		tok, secret, err := f.svc.CreateToken(ctx, &identity.Principal{User: f.admin}, identity.TokenInput{Name: "expiring", Scopes: []string{"users:read"}, ExpiresAt: f.clk.Now().Add(time.Hour)})
 		if err != nil || !strings.HasPrefix(secret, tok.Prefix) {
 			t.Fatal(err)
 		}
@@ -295,7 +295,7 @@ func TestTokens(t *testing.T) {
 			t.Fatalf("rep revoking admin token: %v", err)
 		}
 		// A token never exceeds its user's current role.
-		_, adminSecret, _ := f.svc.CreateToken(ctx, f.admin, identity.TokenInput{Name: "w", Scopes: []string{"users:write"}})
+		_, adminSecret, _ := f.svc.CreateToken(ctx, &identity.Principal{User: f.admin}, identity.TokenInput{Name: "w", Scopes: []string{"users:write"}})
 		second, _ := f.svc.CreateUser(ctx, d, identity.NewUser{WorkspaceID: f.ws.ID, Email: "boss@acme.example", Role: identity.RoleAdmin, Password: "boss password"})
 		if _, err := f.svc.UpdateUser(ctx, second, f.admin.ID, identity.UserPatch{Role: ptr("rep")}); err != nil {
 			t.Fatal(err)
@@ -313,7 +313,7 @@ func TestTenancy(t *testing.T) {
 		f := setup(t, d)
 		ws2, _ := workspace.NewStore(d, f.clk).Create(ctx, d, workspace.New{Name: "Other"})
 		other, _ := f.svc.CreateUser(ctx, d, identity.NewUser{WorkspaceID: ws2.ID, Email: "x@other.example", Role: identity.RoleRep})
-		tok, _, _ := f.svc.CreateToken(ctx, f.admin, identity.TokenInput{Name: "a", Scopes: []string{"users:read"}})
+		tok, _, _ := f.svc.CreateToken(ctx, &identity.Principal{User: f.admin}, identity.TokenInput{Name: "a", Scopes: []string{"users:read"}})
 		otherAdmin, _ := f.svc.CreateUser(ctx, d, identity.NewUser{WorkspaceID: ws2.ID, Email: "admin@other.example", Role: identity.RoleAdmin})
 		checks := map[string]error{}
 		_, checks["get"] = f.svc.GetUser(ctx, f.ws.ID, other.ID)

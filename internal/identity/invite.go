@@ -10,6 +10,7 @@ import (
 	"github.com/beckonhq/beckon/internal/email"
 	"github.com/beckonhq/beckon/internal/errs"
 	"github.com/beckonhq/beckon/internal/id"
+	"github.com/beckonhq/beckon/internal/timezone"
 )
 
 // InviteInput describes a person to invite.
@@ -109,10 +110,7 @@ func (s *Service) issueInvite(ctx context.Context, q db.Queryer, actor *User, u 
 	if actor != nil {
 		inviter = actor.Name()
 	}
-	loc := time.UTC
-	if l, err := time.LoadLocation(u.TimeZone); err == nil {
-		loc = l
-	}
+	loc := timezone.Load(u.TimeZone)
 	subject, text, html, err := email.Render("invite", map[string]any{
 		"WorkspaceName": wsName, "InviterName": inviter, "ActivationURL": link,
 		"ExpiresAt": expires.In(loc).Format("Monday 2 January 2006, 15:04 MST"), "RecipientName": u.FirstName,
@@ -176,9 +174,13 @@ func (s *Service) Activate(ctx context.Context, token, password string) (*User, 
 		if err := CheckPassword(password, u.Email); err != nil {
 			return err
 		}
+		hash, err := s.hash(ctx, password)
+		if err != nil {
+			return err
+		}
 		now := db.Micro(s.clk.Now())
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, activated_at = $2, failed_logins = 0, locked_until = 0,
-			updated_at = $2 WHERE workspace_id = $3 AND id = $4`, HashPassword(password, s.opt.Hash), now, u.WorkspaceID, u.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, activated_at = $2,
+			updated_at = $2 WHERE workspace_id = $3 AND id = $4`, hash, now, u.WorkspaceID, u.ID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE invites SET used_at = $1 WHERE token_hash = $2`, now, id.Hash(token)); err != nil {
@@ -195,23 +197,38 @@ func (s *Service) Activate(ctx context.Context, token, password string) (*User, 
 }
 
 // ChangePassword sets a new password for u after checking the current one, and revokes every
-// other session of theirs. Returns errs.Unauthenticated for a wrong current password or
+// other session of theirs. Wrong current passwords count towards the email's lockout like failed
+// logins. Returns errs.Unauthenticated for a wrong current password, errs.TooMany while locked, or
 // errs.Invalid about "password".
 func (s *Service) ChangePassword(ctx context.Context, u *User, keepSessionID, current, next string) error {
 	full, err := s.GetUser(ctx, u.WorkspaceID, u.ID)
 	if err != nil {
 		return err
 	}
-	if ok, _ := VerifyPassword(current, full.passwordHash); !ok {
+	if err := s.claimAttempt(ctx, full.Email); err != nil {
+		return err
+	}
+	ok, err := s.verify(ctx, current, full.passwordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return errs.Field(errs.Unauthenticated, "current_password", "is not your current password")
 	}
+	if err := s.clearAttempts(ctx, full.Email); err != nil {
+		return err
+	}
 	if err := CheckPassword(next, full.Email); err != nil {
+		return err
+	}
+	hash, err := s.hash(ctx, next)
+	if err != nil {
 		return err
 	}
 	return wrap("identity.ChangePassword", s.db.InTx(ctx, func(tx *sql.Tx) error {
 		now := db.Micro(s.clk.Now())
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4`,
-			HashPassword(next, s.opt.Hash), now, u.WorkspaceID, u.ID); err != nil {
+			hash, now, u.WorkspaceID, u.ID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE workspace_id = $2 AND user_id = $3 AND id <> $4 AND revoked_at = 0`,
@@ -230,9 +247,15 @@ func (s *Service) SetPassword(ctx context.Context, wsID, userID, password string
 	if err := CheckPassword(password, u.Email); err != nil {
 		return err
 	}
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return err
+	}
 	now := db.Micro(s.clk.Now())
 	_, err = s.db.ExecContext(ctx, `UPDATE users SET password_hash = $1, activated_at = CASE WHEN activated_at = 0 THEN $2 ELSE activated_at END,
-		failed_logins = 0, locked_until = 0, updated_at = $2 WHERE workspace_id = $3 AND id = $4`,
-		HashPassword(password, s.opt.Hash), now, wsID, userID)
+		updated_at = $2 WHERE workspace_id = $3 AND id = $4`, hash, now, wsID, userID)
+	if err == nil {
+		err = s.clearAttempts(ctx, u.Email)
+	}
 	return wrap("identity.SetPassword", err)
 }

@@ -13,12 +13,13 @@ import (
 
 	"github.com/beckonhq/beckon/internal/db"
 	"github.com/beckonhq/beckon/internal/errs"
+	"github.com/beckonhq/beckon/internal/id"
 )
 
 // MaxPhotoBytes is the largest profile photo accepted; MaxPhotoSide the largest width or height.
 const (
 	MaxPhotoBytes = 2 << 20
-	MaxPhotoSide  = 4096
+	MaxPhotoSide  = 2048
 )
 
 // CheckPhoto decides a photo's type by its content, not its name: it must decode as a JPEG or PNG
@@ -67,7 +68,12 @@ func (s *Service) SetPhoto(ctx context.Context, actor *User, userID string, data
 	if actor.ID != userID && actor.Role != RoleAdmin {
 		return errs.E(errs.Forbidden, "only an admin can change another user's photo")
 	}
-	ct, err := CheckPhoto(data)
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	ct, err := CheckPhoto(data) // a full decode: up to 2048² pixels of memory, so bounded
+	release()
 	if err != nil {
 		return err
 	}
@@ -82,13 +88,16 @@ func (s *Service) SetPhoto(ctx context.Context, actor *User, userID string, data
 			u.ID, u.WorkspaceID, ct, data, now); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE users SET photo_updated_at = $1, updated_at = $1 WHERE id = $2`, now, u.ID)
+		_, err = tx.ExecContext(ctx, `UPDATE users SET photo_updated_at = $1, updated_at = $1 WHERE workspace_id = $2 AND id = $3`, now, u.WorkspaceID, u.ID)
 		return err
 	}))
 }
 
 // Photo returns a user's photo: content type, bytes and time of upload, or errs.NotFound.
 func (s *Service) Photo(ctx context.Context, wsID, userID string) (string, []byte, time.Time, error) {
+	if !id.Valid("usr", userID) {
+		return "", nil, time.Time{}, errs.NotFoundf("no photo")
+	}
 	var ct string
 	var data []byte
 	var updated int64

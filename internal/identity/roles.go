@@ -64,6 +64,9 @@ func scopesAllow(have []Scope, s Scope) bool {
 	if slices.Contains(have, s) {
 		return true
 	}
+	if s == ScopeProfileWrite && slices.Contains(have, ScopeUsersWrite) {
+		return true // who may change everyone's profile may change their own
+	}
 	if res, ok := strings.CutSuffix(string(s), ":read"); ok {
 		return slices.Contains(have, Scope(res+":write"))
 	}

@@ -50,14 +50,18 @@ func (e *AmbiguousLoginError) Error() string { return "identity: login matches s
 var errBadLogin = errs.E(errs.Unauthenticated, "wrong email or password")
 
 // Login checks an email and password and opens a session, returning it and its secret token
-// (for the cookie; only its hash is stored). After LockoutThreshold failures in a row the account
-// is locked with a doubling backoff: errs.TooMany with RetryAfter. Wrong credentials, unknown,
-// deactivated and not-yet-activated accounts all give the same errs.Unauthenticated, in the same
-// time. Several matching workspaces and no choice: *AmbiguousLoginError.
+// (for the cookie; only its hash is stored). Every attempt is counted for the email address before
+// the password is checked; after LockoutThreshold failures in a row the address is locked with a
+// doubling backoff: errs.TooMany with RetryAfter, alike for addresses with and without an account.
+// Wrong credentials, unknown, deactivated and not-yet-activated accounts all give the same
+// errs.Unauthenticated. Several matching workspaces and no choice: *AmbiguousLoginError.
 func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, string, error) {
-	email := strings.ToLower(strings.TrimSpace(in.Email))
-	if email == "" || in.Password == "" || len(in.Password) > 4*MaxPasswordLen {
+	email, err := NormalizeEmail("email", in.Email)
+	if err != nil || in.Password == "" || len(in.Password) > 4*MaxPasswordLen {
 		return nil, "", errBadLogin
+	}
+	if err := s.claimAttempt(ctx, email); err != nil {
+		return nil, "", err
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE email = $1 AND active = TRUE AND activated_at <> 0 ORDER BY created_at LIMIT 20`, email)
 	if err != nil {
@@ -76,37 +80,28 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, string, e
 	}
 	rows.Close()
 	if len(cands) == 0 {
-		VerifyPassword(in.Password, s.dummyHash) // equal timing for unknown accounts
+		if _, err := s.verify(ctx, in.Password, s.dummyHash); err != nil { // equal timing for unknown accounts
+			return nil, "", err
+		}
 		return nil, "", errBadLogin
 	}
-	now := s.clk.Now()
 	var ok []*User
-	var lockedFor time.Duration
 	for _, u := range cands {
-		if now.Before(u.lockedUntil) {
-			lockedFor = max(lockedFor, u.lockedUntil.Sub(now))
-			continue
-		}
-		match, err := VerifyPassword(in.Password, u.passwordHash)
+		match, err := s.verify(ctx, in.Password, u.passwordHash)
 		if err != nil {
 			return nil, "", fmt.Errorf("identity.Login: user %s: %w", u.ID, err)
 		}
 		if match {
 			ok = append(ok, u)
-			continue
-		}
-		if err := s.recordFailure(ctx, u, now); err != nil {
-			return nil, "", err
 		}
 	}
-	switch {
-	case len(ok) == 0 && lockedFor > 0:
-		e := errs.E(errs.TooMany, "too many failed logins: this account is locked for %s", lockedFor.Round(time.Second))
-		e.RetryAfter = int(lockedFor.Seconds()) + 1
-		return nil, "", e
-	case len(ok) == 0:
+	if len(ok) == 0 {
 		return nil, "", errBadLogin
-	case len(ok) > 1:
+	}
+	if err := s.clearAttempts(ctx, email); err != nil {
+		return nil, "", err
+	}
+	if len(ok) > 1 {
 		var ch []WorkspaceChoice
 		for _, u := range ok {
 			var name string
@@ -117,25 +112,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, string, e
 		}
 		return nil, "", &AmbiguousLoginError{Choices: ch}
 	}
-	u := ok[0]
-	if _, err := s.db.ExecContext(ctx, `UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = $1`, u.ID); err != nil {
-		return nil, "", fmt.Errorf("identity.Login: %w", err)
-	}
-	return s.CreateSession(ctx, u, in.UserAgent, in.IP)
-}
-
-func (s *Service) recordFailure(ctx context.Context, u *User, now time.Time) error {
-	n := u.failedLogins + 1
-	var until int64
-	if n >= s.opt.LockoutThreshold {
-		d := s.opt.LockoutBase << min(n-s.opt.LockoutThreshold, 20)
-		until = db.Micro(now.Add(min(d, s.opt.LockoutMax)))
-	}
-	_, err := s.db.ExecContext(ctx, `UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3`, n, until, u.ID)
-	if err != nil {
-		return fmt.Errorf("identity.Login: record failure: %w", err)
-	}
-	return nil
+	return s.CreateSession(ctx, ok[0], in.UserAgent, in.IP)
 }
 
 // CreateSession opens a session for u and returns it with its secret token.
@@ -176,11 +153,14 @@ func (s *Service) AuthenticateSession(ctx context.Context, token string) (*Princ
 		return nil, errs.E(errs.Unauthenticated, "your session has ended; log in again")
 	}
 	u, err := s.GetUser(ctx, sess.WorkspaceID, sess.UserID)
-	if err != nil || !u.Active {
+	if errs.Is(err, errs.NotFound) || (err == nil && !u.Active) {
 		return nil, errs.E(errs.Unauthenticated, "your session has ended; log in again")
 	}
+	if err != nil {
+		return nil, err // a database fault is not a logout
+	}
 	if now.Sub(sess.LastSeenAt) > time.Minute {
-		s.db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2`, db.Micro(now), sess.ID)
+		s.db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE workspace_id = $2 AND id = $3`, db.Micro(now), sess.WorkspaceID, sess.ID)
 	}
 	return &Principal{User: u, Session: &sess}, nil
 }

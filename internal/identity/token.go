@@ -34,10 +34,12 @@ type TokenInput struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// CreateToken makes an API token for owner with the given scopes, each of which owner's role must
-// grant. It returns the token and its secret ("bkt_…"), or errs.Invalid naming the field, or
-// errs.Forbidden for a scope beyond the role.
-func (s *Service) CreateToken(ctx context.Context, owner *User, in TokenInput) (*Token, string, error) {
+// CreateToken makes an API token for the caller p with the given scopes. Each scope must be
+// granted by the caller's role and, when the caller is itself an API token, held by that token:
+// a token never mints a stronger one. It returns the token and its secret ("bkt_…"), or
+// errs.Invalid naming the field, or errs.Forbidden for a scope beyond the caller's.
+func (s *Service) CreateToken(ctx context.Context, p *Principal, in TokenInput) (*Token, string, error) {
+	owner := p.User
 	name, err := checkText("name", in.Name, 100)
 	if err != nil {
 		return nil, "", err
@@ -52,6 +54,9 @@ func (s *Service) CreateToken(ctx context.Context, owner *User, in TokenInput) (
 	for _, sc := range scopes {
 		if !RoleAllows(owner.Role, sc) {
 			return nil, "", errs.Field(errs.Forbidden, "scopes", "your role (%s) does not grant %s", owner.Role, sc)
+		}
+		if p.Token != nil && !scopesAllow(p.Token.Scopes, sc) {
+			return nil, "", errs.Field(errs.Forbidden, "scopes", "the token making this request does not hold %s", sc)
 		}
 	}
 	now := s.clk.Now()
@@ -138,7 +143,8 @@ func (s *Service) RevokeToken(ctx context.Context, actor *User, tokenID string) 
 	if err != nil {
 		return fmt.Errorf("identity.RevokeToken: %w", err)
 	}
-	_, err = s.db.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0`, db.Micro(s.clk.Now()), t.ID)
+	_, err = s.db.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $1 WHERE workspace_id = $2 AND id = $3 AND revoked_at = 0`,
+		db.Micro(s.clk.Now()), t.WorkspaceID, t.ID)
 	return wrap("identity.RevokeToken", err)
 }
 
@@ -163,11 +169,14 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret string) (*Princi
 		return nil, errs.E(errs.Unauthenticated, "this API token has expired")
 	}
 	u, err := s.GetUser(ctx, t.WorkspaceID, t.UserID)
-	if err != nil || !u.Active {
+	if errs.Is(err, errs.NotFound) || (err == nil && !u.Active) {
 		return nil, errs.E(errs.Unauthenticated, "this API token's user is deactivated")
 	}
+	if err != nil {
+		return nil, err
+	}
 	if now.Sub(t.LastUsedAt) > time.Minute {
-		s.db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = $1 WHERE id = $2`, db.Micro(now), t.ID)
+		s.db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = $1 WHERE workspace_id = $2 AND id = $3`, db.Micro(now), t.WorkspaceID, t.ID)
 	}
 	return &Principal{User: u, Token: t}, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/beckonhq/beckon/internal/db"
 	"github.com/beckonhq/beckon/internal/errs"
+	"github.com/beckonhq/beckon/internal/id"
 )
 
 // List limits.
@@ -20,8 +21,9 @@ const (
 // List returns the jobs of workspaceID ("" lists the jobs of the whole server), newest first,
 // optionally only those in state (empty for all). limit ≤ 0 means DefaultListLimit and is capped at
 // MaxListLimit. before is a cursor: the id of the last job of the previous page, whose older jobs
-// follow; empty for the first page. It returns errs.Invalid for an unknown state or a cursor that
-// is not a job of this workspace.
+// follow; empty for the first page. It returns errs.Invalid for an unknown state (field "state")
+// or a cursor that is not a job of this workspace (field "before"); a cursor that is not even a
+// job id is refused before any query.
 func (q *Queue) List(ctx context.Context, workspaceID string, state State, limit int, before string) ([]Job, error) {
 	if state != "" && !state.Valid() {
 		return nil, errs.Field(errs.Invalid, "state", "unknown job state %q", state)
@@ -33,6 +35,9 @@ func (q *Queue) List(ctx context.Context, workspaceID string, state State, limit
 	// Without a cursor, a created_at after every real one selects everything.
 	curAt, curID := int64(1<<62), ""
 	if before != "" {
+		if !id.Valid("job", before) {
+			return nil, errs.Field(errs.Invalid, "before", "unknown cursor")
+		}
 		err := q.d.QueryRowContext(ctx, `SELECT created_at FROM jobs WHERE id = $1 AND workspace_id = $2`,
 			before, workspaceID).Scan(&curAt)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -67,10 +72,14 @@ func (q *Queue) List(ctx context.Context, workspaceID string, state State, limit
 }
 
 // Get returns the job id of workspaceID. It returns errs.NotFound when there is no such job in
-// that workspace — also when the id belongs to another workspace.
-func (q *Queue) Get(ctx context.Context, workspaceID, id string) (*Job, error) {
+// that workspace — also when the id belongs to another workspace, and, without a query, when
+// jobID is not a job id at all.
+func (q *Queue) Get(ctx context.Context, workspaceID, jobID string) (*Job, error) {
+	if !id.Valid("job", jobID) {
+		return nil, errs.NotFoundf("no such job")
+	}
 	j, err := scanJob(q.d.QueryRowContext(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = $1 AND workspace_id = $2`,
-		id, workspaceID))
+		jobID, workspaceID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errs.NotFoundf("no such job")
 	}
@@ -82,12 +91,15 @@ func (q *Queue) Get(ctx context.Context, workspaceID, id string) (*Job, error) {
 
 // Retry puts a failed job of workspaceID back in the queue to run now, with its attempts reset to
 // zero (its last error is kept until the next attempt ends), and wakes this process's workers.
-// It returns errs.NotFound when the job is not in that workspace and errs.Conflict when the job is
-// not in state failed.
-func (q *Queue) Retry(ctx context.Context, workspaceID, id string) error {
+// It returns errs.NotFound when the job is not in that workspace (or jobID is not a job id) and
+// errs.Conflict when the job is not in state failed.
+func (q *Queue) Retry(ctx context.Context, workspaceID, jobID string) error {
+	if !id.Valid("job", jobID) {
+		return errs.NotFoundf("no such job")
+	}
 	now := db.Micro(q.clk.Now())
 	res, err := q.d.ExecContext(ctx, `UPDATE jobs SET state = 'queued', attempts = 0, run_at = $1, lease_until = 0,
-		finished_at = 0, updated_at = $1 WHERE id = $2 AND workspace_id = $3 AND state = 'failed'`, now, id, workspaceID)
+		finished_at = 0, updated_at = $1 WHERE id = $2 AND workspace_id = $3 AND state = 'failed'`, now, jobID, workspaceID)
 	if err != nil {
 		return fmt.Errorf("jobs.Retry: %w", err)
 	}
@@ -97,7 +109,7 @@ func (q *Queue) Retry(ctx context.Context, workspaceID, id string) error {
 		q.Notify()
 		return nil
 	}
-	j, err := q.Get(ctx, workspaceID, id)
+	j, err := q.Get(ctx, workspaceID, jobID)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ type Job struct {
 	ID          string          `json:"id"`
 	WorkspaceID string          `json:"workspace_id"` // "" for jobs of the whole server
 	Kind        string          `json:"kind"`
-	Payload     json.RawMessage `json:"payload"`
+	Payload     json.RawMessage `json:"payload"` // cleared to {} when the job succeeds
 	State       State           `json:"state"`
 	Attempts    int             `json:"attempts"` // attempts started so far, the current one included
 	MaxAttempts int             `json:"max_attempts"`

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -117,9 +118,11 @@ func TestEnqueueTransactional(t *testing.T) {
 		q := New(d, clock.System{}, testLogger(t), fastOpts("w1"))
 		var mu sync.Mutex
 		runs := map[string]int{}
+		payloads := map[string]string{}
 		q.Register("email.send", func(ctx context.Context, j *Job) error {
 			mu.Lock()
 			runs[j.ID]++
+			payloads[j.ID] = string(j.Payload)
 			mu.Unlock()
 			return nil
 		}, 3)
@@ -152,12 +155,15 @@ func TestEnqueueTransactional(t *testing.T) {
 		}
 		q.Notify()
 		j := waitState(t, q, "ws_a", committed, Succeeded)
-		if j.Attempts != 1 || j.FinishedAt.IsZero() || string(j.Payload) != `{"to":"b@example.com"}` {
-			t.Errorf("job = %+v, want 1 attempt, finished, payload kept", j)
+		if j.Attempts != 1 || j.FinishedAt.IsZero() || string(j.Payload) != `{}` {
+			t.Errorf("job = %+v, want 1 attempt, finished, payload cleared", j)
 		}
 		time.Sleep(100 * time.Millisecond) // ten more polls: nothing may run again
 		mu.Lock()
 		defer mu.Unlock()
+		if payloads[committed] != `{"to":"b@example.com"}` {
+			t.Errorf("handler got payload %q", payloads[committed])
+		}
 		if len(runs) != 1 || runs[committed] != 1 {
 			t.Errorf("runs = %v, want only %s once", runs, committed)
 		}
@@ -827,6 +833,136 @@ func TestAdmin(t *testing.T) {
 		}
 		if _, err := q.Get(ctx, "ws_b", idsB[1]); err != nil {
 			t.Errorf("failed job pruned: %v", err)
+		}
+	})
+}
+
+// TestPayloadClearedOnSuccess proves that a succeeded job keeps no payload (it may hold a secret
+// link) while a failed one keeps it, so that Retry runs it with the same payload.
+func TestPayloadClearedOnSuccess(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		q := New(d, clock.System{}, testLogger(t), fastOpts("w1"))
+		var fail atomic.Bool
+		fail.Store(true)
+		got := make(chan string, 4)
+		q.Register("invite", func(_ context.Context, j *Job) error {
+			got <- string(j.Payload)
+			if fail.Load() {
+				return Permanent(errors.New("mailbox full"))
+			}
+			return nil
+		}, 3)
+		const payload = `{"link":"https://chat.example.com/activate/inv_secret"}`
+		jobID, err := q.Enqueue(ctx, d, NewJob{WorkspaceID: "ws_a", Kind: "invite", Payload: json.RawMessage(payload)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start(t, q)
+		q.Notify()
+		if j := waitState(t, q, "ws_a", jobID, Failed); string(j.Payload) != payload {
+			t.Fatalf("failed job payload = %s, want it kept for Retry", j.Payload)
+		}
+		fail.Store(false)
+		if err := q.Retry(ctx, "ws_a", jobID); err != nil {
+			t.Fatal(err)
+		}
+		j := waitState(t, q, "ws_a", jobID, Succeeded)
+		if string(j.Payload) != "{}" {
+			t.Errorf("succeeded job payload = %s, want {}", j.Payload)
+		}
+		var stored string
+		if err := d.QueryRowContext(ctx, `SELECT payload FROM jobs WHERE id = $1`, jobID).Scan(&stored); err != nil || stored != "{}" {
+			t.Errorf("stored payload = %q, %v; want {}", stored, err)
+		}
+		for i := range 2 {
+			if p := <-got; p != payload {
+				t.Errorf("attempt %d: handler got %s, want %s", i+1, p, payload)
+			}
+		}
+	})
+}
+
+// TestNotJobIDs proves that Get, Retry and List's cursor refuse what is not a job id before any
+// query: PostgreSQL rejects invalid UTF-8 and NUL in a text parameter, which used to surface as
+// an internal error (a 500) from bytes a client sent.
+func TestNotJobIDs(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		q := New(d, clock.System{}, testLogger(t), fastOpts("w1"))
+		q.Register("k", func(context.Context, *Job) error { return nil }, 1)
+		known, err := q.Enqueue(ctx, d, NewJob{WorkspaceID: "ws_a", Kind: "k", RunAt: t0.Add(24 * 365 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{
+			"\xff", "a\x00b", "job_\xff", "job_" + strings.Repeat("a", 25) + "\x00",
+			"job_" + strings.Repeat("\xff", 26), "job_" + strings.Repeat("A", 26), // upper case is not ours
+			"job_nope", "usr_" + strings.Repeat("a", 26), " " + known, known + "a", strings.ToUpper(known), "",
+		} {
+			if _, err := q.Get(ctx, "ws_a", bad); !errs.Is(err, errs.NotFound) {
+				t.Errorf("Get(%q) = %v, want NotFound", bad, err)
+			}
+			if err := q.Retry(ctx, "ws_a", bad); !errs.Is(err, errs.NotFound) {
+				t.Errorf("Retry(%q) = %v, want NotFound", bad, err)
+			}
+			if bad == "" {
+				continue // no cursor: the first page
+			}
+			_, err := q.List(ctx, "ws_a", "", 10, bad)
+			if e := errs.As(err); e == nil || e.Kind != errs.Invalid || e.Field != "before" {
+				t.Errorf("List(before %q) = %v, want Invalid on field before", bad, err)
+			}
+		}
+		// A well-formed id still reaches the database.
+		if j, err := q.Get(ctx, "ws_a", known); err != nil || j.ID != known {
+			t.Fatalf("Get(%s) = %+v, %v", known, j, err)
+		}
+		if got, err := q.List(ctx, "ws_a", "", 10, known); err != nil || len(got) != 0 {
+			t.Fatalf("List after the only job = %v, %v", got, err)
+		}
+	})
+}
+
+// TestForUpdate checks db.ForUpdate, the row lock of read-then-write transactions, on the table
+// this package owns: the clause is valid SQL on both engines, and on PostgreSQL it holds the row
+// against another transaction until the first one ends.
+func TestForUpdate(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		q := New(d, clock.System{}, testLogger(t), fastOpts("w1"))
+		q.Register("k", func(context.Context, *Job) error { return nil }, 1)
+		jobID, err := q.Enqueue(ctx, d, NewJob{Kind: "k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[db.Engine]string{db.Postgres: " FOR UPDATE", db.SQLite: ""}[d.Engine]
+		if got := d.ForUpdate(); got != want {
+			t.Fatalf("ForUpdate() on %s = %q, want %q", d.Engine, got, want)
+		}
+		err = d.InTx(ctx, func(tx *sql.Tx) error {
+			var state string
+			if err := tx.QueryRowContext(ctx, `SELECT state FROM jobs WHERE id = $1`+d.ForUpdate(), jobID).Scan(&state); err != nil {
+				return err
+			}
+			if d.Engine == db.Postgres {
+				// Another transaction cannot lock the row now.
+				err := d.InTx(ctx, func(tx2 *sql.Tx) error {
+					var s string
+					return tx2.QueryRowContext(ctx, `SELECT state FROM jobs WHERE id = $1 FOR UPDATE NOWAIT`, jobID).Scan(&s)
+				})
+				if err == nil || !strings.Contains(err.Error(), "55P03") {
+					t.Errorf("second locker: err = %v, want lock_not_available (55P03)", err)
+				}
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'failed' WHERE id = $1`, jobID)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j := mustGet(t, q, "", jobID); j.State != Failed {
+			t.Fatalf("state = %s, want failed", j.State)
 		}
 	})
 }

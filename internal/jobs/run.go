@@ -322,7 +322,10 @@ func (q *Queue) finish(runCtx context.Context, j *Job, herr error, lost bool, to
 	switch {
 	case herr == nil:
 		state = Succeeded
-		query = `UPDATE jobs SET state = 'succeeded', lease_until = 0, finished_at = $4, updated_at = $4 WHERE ` + ownerGuard
+		// The payload is cleared: it may hold a secret (an emailed activation link) that must not
+		// linger for as long as succeeded jobs are kept. Failed jobs keep theirs for Retry.
+		query = `UPDATE jobs SET state = 'succeeded', payload = '{}', lease_until = 0, finished_at = $4,
+			updated_at = $4 WHERE ` + ownerGuard
 		args = append(guard, nowUS)
 	case runCtx.Err() != nil && !IsPermanent(herr):
 		// Stopped by the shutdown, not by its own fault: back to the queue, attempt not counted.

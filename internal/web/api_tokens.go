@@ -1,14 +1,11 @@
 package web
 
 import (
-	"bytes"
 	"net/http"
 
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/workspace"
 )
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
 func (s *Server) apiListTokens(w http.ResponseWriter, r *http.Request) error {
 	toks, err := s.identity.ListTokens(r.Context(), principalOf(r).User)
@@ -30,7 +27,7 @@ func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	t, secret, err := s.identity.CreateToken(r.Context(), principalOf(r).User, in)
+	t, secret, err := s.identity.CreateToken(r.Context(), principalOf(r), in)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/beckonhq/beckon/internal/errs"
 	"github.com/beckonhq/beckon/internal/identity"
@@ -139,8 +139,7 @@ func (s *Server) servePhoto(w http.ResponseWriter, r *http.Request, wsID, userID
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Cache-Control", "private, max-age=300")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
-	http.ServeContent(w, r, "", updated, bytesReader(data))
+	http.ServeContent(w, r, "", updated, bytes.NewReader(data))
 	return nil
 }
 

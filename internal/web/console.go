@@ -40,7 +40,15 @@ type console struct {
 	s      *Server
 	pages  map[string]*template.Template
 	assets map[string]staticFile
+	guests *limiter // login and activation attempts per client IP
 }
+
+// Guest attempts (logins, activations) allowed per client IP: bursts of GuestBurst, then
+// GuestPerMinute a minute.
+const (
+	GuestBurst     = 20
+	GuestPerMinute = 10
+)
 
 // staticFile is one embedded static file with its content hash, for cache-busting URLs.
 type staticFile struct {
@@ -55,7 +63,7 @@ var consolePages = []string{"login", "activate", "home", "profile", "users", "er
 // newConsole parses the embedded templates and hashes the static files. Both are compiled into
 // the binary, so a failure is a programming error that every test run finds: it panics.
 func newConsole(s *Server) *console {
-	c := &console{s: s, pages: map[string]*template.Template{}, assets: map[string]staticFile{}}
+	c := &console{s: s, pages: map[string]*template.Template{}, assets: map[string]staticFile{}, guests: newLimiter(GuestPerMinute, GuestBurst)}
 	err := fs.WalkDir(consoleStatic, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

@@ -36,8 +36,13 @@ func (c *console) loginForm(w http.ResponseWriter, r *http.Request) error {
 func (c *console) login(w http.ResponseWriter, r *http.Request) error {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))
-	sess, token, err := c.s.identity.Login(r.Context(), identity.LoginInput{Email: email, Password: password,
-		WorkspaceID: r.PostFormValue("workspace_id"), UserAgent: r.UserAgent(), IP: clientIP(r)})
+	var sess *identity.Session
+	var token string
+	err := c.guestLimit(r)
+	if err == nil {
+		sess, token, err = c.s.identity.Login(r.Context(), identity.LoginInput{Email: email, Password: password,
+			WorkspaceID: r.PostFormValue("workspace_id"), UserAgent: r.UserAgent(), IP: clientIP(r)})
+	}
 	v := &loginView{view: view{Title: "Log in"}, Email: email, Next: next}
 	var ambiguous *identity.AmbiguousLoginError
 	switch {
@@ -114,8 +119,24 @@ func (c *console) activateForm(w http.ResponseWriter, r *http.Request) error {
 	return c.activatePage(w, r, http.StatusOK, inv, nil, "")
 }
 
+// guestLimit spends one of the client IP's guest attempts (logins, activations): guessing from
+// one address across many emails is slowed down, on top of the lockout per email. It returns
+// errs.TooMany with RetryAfter when the address has none left.
+func (c *console) guestLimit(r *http.Request) error {
+	ok, wait := c.guests.allow(clientIP(r))
+	if ok {
+		return nil
+	}
+	e := errs.E(errs.TooMany, "too many attempts from your network; try again in %s", wait.Round(time.Second)+time.Second)
+	e.RetryAfter = int(wait.Seconds()) + 1
+	return e
+}
+
 // activate sets the invited user's password and logs them in.
 func (c *console) activate(w http.ResponseWriter, r *http.Request) error {
+	if err := c.guestLimit(r); err != nil {
+		return err
+	}
 	token := r.PathValue("token")
 	inv, err := c.s.identity.InvitationByToken(r.Context(), token)
 	if err != nil {

@@ -295,7 +295,7 @@ func TestConsoleLockout(t *testing.T) {
 		}
 		p := c.post("/login", url.Values{"email": {"admin@acme.example"}, "password": {adminPassword}})
 		wantStatus(t, "locked", p, http.StatusTooManyRequests)
-		wantBody(t, "locked", p, "Too many failed logins: this account is locked for 30s.")
+		wantBody(t, "locked", p, "Too many failed attempts for this email address; try again in 30s.")
 		if ra, _ := strconv.Atoi(p.header.Get("Retry-After")); ra < 1 || ra > 31 {
 			t.Errorf("Retry-After %q", p.header.Get("Retry-After"))
 		}

@@ -7,21 +7,23 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/beckonhq/beckon/internal/db"
 	"github.com/beckonhq/beckon/internal/errs"
 )
 
 // statusOf is the one table from error kinds to HTTP statuses.
 var statusOf = map[errs.Kind]int{
-	errs.Internal:        http.StatusInternalServerError,
-	errs.Malformed:       http.StatusBadRequest,
-	errs.Invalid:         http.StatusUnprocessableEntity,
-	errs.Unauthenticated: http.StatusUnauthorized,
-	errs.Forbidden:       http.StatusForbidden,
-	errs.NotFound:        http.StatusNotFound,
-	errs.Conflict:        http.StatusConflict,
-	errs.TooLarge:        http.StatusRequestEntityTooLarge,
-	errs.TooMany:         http.StatusTooManyRequests,
-	errs.Unavailable:     http.StatusServiceUnavailable,
+	errs.Internal:         http.StatusInternalServerError,
+	errs.Malformed:        http.StatusBadRequest,
+	errs.Invalid:          http.StatusUnprocessableEntity,
+	errs.Unauthenticated:  http.StatusUnauthorized,
+	errs.Forbidden:        http.StatusForbidden,
+	errs.NotFound:         http.StatusNotFound,
+	errs.Conflict:         http.StatusConflict,
+	errs.TooLarge:         http.StatusRequestEntityTooLarge,
+	errs.TooMany:          http.StatusTooManyRequests,
+	errs.Unavailable:      http.StatusServiceUnavailable,
+	errs.MethodNotAllowed: http.StatusMethodNotAllowed,
 }
 
 // apiError is the JSON body of every API error: {"error": {"code", "message", "field", "request_id"}}.
@@ -36,7 +38,11 @@ type apiErrorBody struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
-// classify returns the status and body for err, logging internal errors with their cause.
+// classify returns the status and body for err, logging internal errors with their cause. The log
+// names the route pattern, never the path, which may hold a secret (an activation link's token).
+//
+// A PostgreSQL data exception (text that is not UTF-8 or holds a NUL byte, a string too long for
+// its column) comes from what the client sent: it answers 400 malformed, not 500.
 func (s *Server) classify(r *http.Request, err error) (int, apiErrorBody) {
 	rid := requestID(r.Context())
 	var mbe *http.MaxBytesError
@@ -44,8 +50,15 @@ func (s *Server) classify(r *http.Request, err error) (int, apiErrorBody) {
 		err = errs.E(errs.TooLarge, "the request body is larger than %d bytes", mbe.Limit)
 	}
 	e := errs.As(err)
+	if (e == nil || e.Kind == errs.Internal) && db.IsDataException(err) {
+		s.log.WarnContext(r.Context(), "database refused a value of the request", "err", err.Error(), "request_id", rid,
+			"method", methodLabel(r.Method), "route", r.Pattern)
+		e = errs.Wrap(errs.Malformed, err, "the request holds text the database cannot store (invalid UTF-8 or a NUL byte)")
+		err = e
+	}
 	if e == nil || e.Kind == errs.Internal {
-		s.log.ErrorContext(r.Context(), "internal error", "err", err.Error(), "request_id", rid, "method", r.Method, "path", r.URL.Path)
+		s.log.ErrorContext(r.Context(), "internal error", "err", err.Error(), "request_id", rid,
+			"method", methodLabel(r.Method), "route", r.Pattern)
 		return http.StatusInternalServerError, apiErrorBody{Code: "internal", Message: "internal error; the server log has the details under request id " + rid, RequestID: rid}
 	}
 	msg := e.Message
@@ -81,5 +94,5 @@ func logAttrs(r *http.Request) []any {
 
 // isAPI reports whether a path is answered in JSON.
 func isAPI(path string) bool {
-	return strings.HasPrefix(path, "/api/") || path == "/healthz" || path == "/readyz"
+	return strings.HasPrefix(path, "/api/") || path == "/healthz" || path == "/readyz" || path == "/metrics"
 }

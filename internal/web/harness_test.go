@@ -76,7 +76,7 @@ func newHarness(t testing.TB, d *db.DB) *harness {
 	h.srv = httptest.NewUnstartedServer(nil)
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)
-	h.id = identity.NewService(d, clk, h.wss, h.mail, identity.Options{BaseURL: h.srv.URL, Hash: identity.TestHashParams})
+	h.id = identity.NewService(d, clk, h.mail, identity.Options{BaseURL: h.srv.URL, Hash: identity.TestHashParams})
 	h.s = New(Deps{Log: log, Identity: h.id, Workspaces: h.wss, Jobs: q, Metrics: NewMetrics(q),
 		Checks: []Check{{Name: "database", Ping: d.Ping}}, MaxBody: 64 << 10})
 	h.srv.Config.Handler = h.s
@@ -89,7 +89,7 @@ func newHarness(t testing.TB, d *db.DB) *harness {
 	for _, s := range identity.AllScopes {
 		scopes = append(scopes, string(s))
 	}
-	_, h.adminToken, err = h.id.CreateToken(ctx, h.admin, identity.TokenInput{Name: "test", Scopes: scopes})
+	_, h.adminToken, err = h.id.CreateToken(ctx, &identity.Principal{User: h.admin}, identity.TokenInput{Name: "test", Scopes: scopes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func (h *harness) userWithToken(wsID string, email string, role identity.Role, s
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	_, tok, err := h.id.CreateToken(ctx, u, identity.TokenInput{Name: "t", Scopes: scopes})
+	_, tok, err := h.id.CreateToken(ctx, &identity.Principal{User: u}, identity.TokenInput{Name: "t", Scopes: scopes})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -14,16 +14,27 @@ import (
 )
 
 // decodeJSON reads r's body as exactly one JSON object into v. Unknown fields, a wrong type, a
-// syntax error, trailing data, a wrong Content-Type and an empty body are errs.Malformed with a
-// message that names the field or position; a body over the server's limit is errs.TooLarge.
+// syntax error, trailing data, a wrong Content-Type, an empty body and a body that is not an
+// object (null, an array, a string, a number, true or false) are errs.Malformed with a message
+// that names the field or position; a body over the server's limit is errs.TooLarge.
 func decodeJSON(r *http.Request, v any) error {
 	ct := r.Header.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 		return errs.E(errs.Malformed, "Content-Type must be application/json")
 	}
 	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	// First the value as it is, to see that it is an object: decoding null into a struct would
+	// succeed and change nothing.
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return jsonError(err)
+	}
+	if raw = bytes.TrimLeft(raw, " \t\r\n"); len(raw) == 0 || raw[0] != '{' {
+		return errs.E(errs.Malformed, "the body must be a JSON object")
+	}
+	obj := json.NewDecoder(bytes.NewReader(raw))
+	obj.DisallowUnknownFields()
+	if err := obj.Decode(v); err != nil {
 		return jsonError(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {

@@ -2,14 +2,18 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/beckonhq/beckon/internal/errs"
 	"github.com/beckonhq/beckon/internal/jobs"
 	"github.com/beckonhq/beckon/internal/version"
 )
@@ -72,7 +76,23 @@ func (c *jobsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// metricsHandler answers GET /metrics in the Prometheus text format. With a metrics token set,
+// only a request with 'Authorization: Bearer <token>' is answered; any other gets 401.
 func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) error {
+	if s.metricsToken != "" && !bearerMatches(r, s.metricsToken) {
+		return errs.E(errs.Unauthenticated, "the metrics need 'Authorization: Bearer <metrics token>' (BECKON_METRICS_TOKEN)")
+	}
 	promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 	return nil
+}
+
+// bearerMatches reports whether r carries 'Authorization: Bearer <want>'. It compares hashes in
+// constant time, so that the answer's timing tells nothing of the token, its length included.
+func bearerMatches(r *http.Request, want string) bool {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got, exp := sha256.Sum256([]byte(strings.TrimSpace(tok))), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(got[:], exp[:]) == 1
 }

@@ -74,6 +74,17 @@ func validRequestID(s string) bool {
 	return true
 }
 
+// methodLabel is the method of a request as metrics and logs name it: one of the methods of
+// HTTP's core (RFC 9110) and PATCH, or "other" for any method a client invents, so that strangers
+// cannot grow the number of metric series without bound.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
+
 // outer is the middleware every request passes: request id, panic recovery, access log and
 // metrics. The route pattern (never the raw path, which may carry a secret link) is logged.
 func (s *Server) outer(next http.Handler) http.Handler {
@@ -106,8 +117,9 @@ func (s *Server) outer(next http.Handler) http.Handler {
 				pattern = "unmatched"
 			}
 			took := time.Since(start)
-			s.metrics.observe(pattern, r.Method, sw.status, took)
-			attrs := []any{"request_id", rid, "method", r.Method, "route", pattern, "status", sw.status,
+			method := methodLabel(r.Method)
+			s.metrics.observe(pattern, method, sw.status, took)
+			attrs := []any{"request_id", rid, "method", method, "route", pattern, "status", sw.status,
 				"bytes", sw.bytes, "ms", float64(took.Microseconds()) / 1000}
 			attrs = append(attrs, logAttrs(r)...)
 			s.log.InfoContext(ctx, "http", attrs...)

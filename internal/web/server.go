@@ -8,8 +8,10 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/beckonhq/beckon/internal/errs"
 	"github.com/beckonhq/beckon/internal/identity"
@@ -34,6 +36,9 @@ type Deps struct {
 	Metrics       *Metrics
 	SecureCookies bool  // the public URL is https
 	MaxBody       int64 // JSON body limit in bytes
+	// MetricsToken, when not empty, is the bearer token GET /metrics requires
+	// ('Authorization: Bearer <MetricsToken>'); empty leaves /metrics public.
+	MetricsToken string
 }
 
 // Server answers every HTTP request of Beckon. It is an http.Handler.
@@ -44,6 +49,7 @@ type Server struct {
 	jobs          *jobs.Queue
 	checks        []Check
 	metrics       *Metrics
+	metricsToken  string
 	secureCookies bool
 	maxBody       int64
 	crossOrigin   *http.CrossOriginProtection
@@ -51,6 +57,11 @@ type Server struct {
 	handler       http.Handler
 	table         []route
 	console       *console
+	// paths holds each path pattern of the table once, without a method, and allow the methods
+	// each answers ("GET, HEAD, PATCH"): together they tell a wrong method (405) from a wrong
+	// path (404).
+	paths *http.ServeMux
+	allow map[string]string
 }
 
 // auth says who may call a route.
@@ -84,23 +95,41 @@ func New(d Deps) *Server {
 		d.Metrics = NewMetrics(nil)
 	}
 	s := &Server{log: d.Log, identity: d.Identity, workspaces: d.Workspaces, jobs: d.Jobs, checks: d.Checks,
-		metrics: d.Metrics, secureCookies: d.SecureCookies, maxBody: d.MaxBody,
+		metrics: d.Metrics, metricsToken: d.MetricsToken, secureCookies: d.SecureCookies, maxBody: d.MaxBody,
 		crossOrigin: http.NewCrossOriginProtection(), version: version.Get()}
 	s.console = newConsole(s)
 	s.table = s.routes()
 	mux := http.NewServeMux()
+	s.paths = http.NewServeMux()
+	methods := map[string][]string{}
 	for _, rt := range s.table {
 		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
-	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		err := errs.E(errs.NotFound, "no such page: %s %s", r.Method, r.URL.Path)
-		if isAPI(r.URL.Path) {
-			s.securityHeaders(w, true)
-			s.writeAPIError(w, r, err)
-			return
+		if _, seen := methods[rt.pattern]; !seen {
+			s.paths.Handle(rt.pattern, http.NotFoundHandler()) // only matched, never called
 		}
-		s.securityHeaders(w, false)
-		s.console.error(w, r, err)
+		methods[rt.pattern] = append(methods[rt.pattern], rt.method)
+		if rt.method == http.MethodGet {
+			methods[rt.pattern] = append(methods[rt.pattern], http.MethodHead) // net/http answers HEAD with GET
+		}
+	}
+	s.allow = map[string]string{}
+	for pattern, ms := range methods {
+		sort.Strings(ms)
+		s.allow[pattern] = strings.Join(slices.Compact(ms), ", ")
+	}
+	// Every request no route matches: a wrong method on a known path (405 with Allow), else 404.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.securityHeaders(w, isAPI(r.URL.Path))
+		err := checkURL(r)
+		if err == nil {
+			if _, pattern := s.paths.Handler(r); s.allow[pattern] != "" {
+				w.Header().Set("Allow", s.allow[pattern])
+				err = errs.E(errs.MethodNotAllowed, "this path answers only %s", s.allow[pattern])
+			} else {
+				err = errs.E(errs.NotFound, "no such page: %s %s", r.Method, r.URL.Path)
+			}
+		}
+		s.fail(w, r, err)
 	})
 	s.handler = s.outer(mux)
 	return s
@@ -134,6 +163,11 @@ func (s *Server) wrap(rt route) http.Handler {
 			} else {
 				s.console.error(w, r, err)
 			}
+		}
+		// Before anything reads the request: no handler, and no database, sees such bytes.
+		if err := checkURL(r); err != nil {
+			fail(err)
+			return
 		}
 		switch rt.auth {
 		case authAPI, authConsole:
@@ -197,6 +231,51 @@ func (s *Server) Routes() []RouteInfo {
 		return out[i].Method < out[j].Method
 	})
 	return out
+}
+
+// checkURL refuses, as errs.Malformed, a request whose path or query, once percent-decoded, is
+// not valid UTF-8 or holds a NUL byte: text that PostgreSQL refuses to store or compare and that
+// no Beckon URL ever holds.
+func checkURL(r *http.Request) error {
+	if !plainText(r.URL.Path) || !plainText(percentDecode(r.URL.RawQuery)) {
+		return errs.E(errs.Malformed, "the URL must be UTF-8 text without NUL bytes")
+	}
+	return nil
+}
+
+// plainText reports whether s is valid UTF-8 without a NUL byte.
+func plainText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
+
+// percentDecode decodes every %XX of s and leaves anything else as it is, also a % that starts
+// no escape: it yields every byte that any parse of the query (url.ParseQuery) could produce.
+func percentDecode(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if hi, lo := unhex(s[i+1]), unhex(s[i+2]); hi >= 0 && lo >= 0 {
+				b = append(b, byte(hi<<4|lo))
+				i += 2
+				continue
+			}
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c - 'a' + 10)
+	case 'A' <= c && c <= 'F':
+		return int(c - 'A' + 10)
+	}
+	return -1
 }
 
 // pathID returns the {name} path value, trimmed.

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/beckonhq/beckon/internal/clock"
@@ -174,17 +176,27 @@ func (s *Store) Update(ctx context.Context, wsID string, p Patch) (*Workspace, e
 	return out, nil
 }
 
-// ValidateName trims a workspace name and checks it is 1–100 characters of printable text.
+// MaxNameLen is the most characters a workspace name may have.
+const MaxNameLen = 100
+
+// ValidateName trims a workspace name and checks it is 1–MaxNameLen characters of printable text:
+// valid UTF-8 without control characters (Unicode category Cc: NUL, tab, line breaks…) or format
+// characters (Cf: bidirectional overrides such as U+202E, zero-width characters), which could make
+// a name display as something else. It returns errs.Invalid on field "name".
 func ValidateName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return "", errs.Field(errs.Invalid, "name", "is required")
 	}
-	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > 100 || strings.ContainsAny(name, "\x00\r\n\t") {
-		return "", errs.Field(errs.Invalid, "name", "must be at most 100 characters of printable text")
+	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxNameLen || strings.ContainsFunc(name, controlOrFormat) {
+		return "", errs.Field(errs.Invalid, "name", "must be at most %d characters of printable text", MaxNameLen)
 	}
 	return name, nil
 }
+
+// controlOrFormat reports whether r is a control (Cc) or format (Cf) character, except the
+// zero-width joiner, which emoji sequences need and which cannot reorder text.
+func controlOrFormat(r rune) bool { return r != '\u200d' && unicode.In(r, unicode.Cc, unicode.Cf) }
 
 // NormalizeOrigins checks each entry is a web origin — scheme http or https, a host, an optional
 // port, nothing else — and returns them lower-cased, without default ports, de-duplicated.
@@ -209,7 +221,8 @@ func NormalizeOrigins(in []string) ([]string, error) {
 	return out, nil
 }
 
-// NormalizeOrigin returns the canonical form of one origin, or an error saying what is wrong.
+// NormalizeOrigin returns the canonical form of one origin, or an error saying what is wrong; a
+// port must be a number from 1 to 65535.
 func NormalizeOrigin(o string) (string, error) {
 	o = strings.TrimSpace(o)
 	if len(o) > 253+20 {
@@ -229,6 +242,13 @@ func NormalizeOrigin(o string) (string, error) {
 		return "", fmt.Errorf("%q has an invalid host", o)
 	}
 	port := u.Port()
+	if port != "" {
+		n, err := strconv.Atoi(port) // url.Parse let only digits through
+		if err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("%q has an invalid port: want a number from 1 to 65535", o)
+		}
+		port = strconv.Itoa(n) // without leading zeros
+	}
 	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
 		port = ""
 	}

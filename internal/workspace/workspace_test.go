@@ -2,8 +2,13 @@ package workspace_test
 
 import (
 	"context"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/beckonhq/beckon/internal/clock"
 	"github.com/beckonhq/beckon/internal/db"
@@ -28,6 +33,16 @@ func TestNormalizeOrigin(t *testing.T) {
 		{"https://*", ""},
 		{"https://a*b.example", ""},
 		{"", ""},
+		{"https://a.example:65535", "https://a.example:65535"},
+		{"http://localhost:08081", "http://localhost:8081"},
+		{"https://a.example:0443", "https://a.example"},
+		{"https://a.example:99999", ""},
+		{"https://a.example:65536", ""},
+		{"https://a.example:0", ""},
+		{"https://a.example:00000", ""},
+		{"http://[::1]:99999", ""},
+		{"https://a.example:" + strings.Repeat("9", 30), ""},
+		{"https://a.example:-1", ""},
 	} {
 		got, err := workspace.NormalizeOrigin(tc.in)
 		if tc.want == "" {
@@ -67,7 +82,7 @@ func TestOriginAllowed(t *testing.T) {
 }
 
 func FuzzNormalizeOrigin(f *testing.F) {
-	for _, s := range []string{"https://a.example", "http://[::1]:80", "https://*.x.y", "javascript:alert(1)"} {
+	for _, s := range []string{"https://a.example", "http://[::1]:80", "https://*.x.y", "javascript:alert(1)", "https://a.example:99999", "http://a:0080"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -78,6 +93,78 @@ func FuzzNormalizeOrigin(f *testing.F) {
 		again, err := workspace.NormalizeOrigin(n)
 		if err != nil || again != n {
 			t.Fatalf("not idempotent: %q → %q → %q, %v", s, n, again, err)
+		}
+		u, err := url.Parse(n)
+		if err != nil {
+			t.Fatalf("%q → %q, which does not parse: %v", s, n, err)
+		}
+		if p := u.Port(); p != "" {
+			if port, err := strconv.Atoi(p); err != nil || port < 1 || port > 65535 || strconv.Itoa(port) != p {
+				t.Fatalf("%q → %q: port %q is not canonical in 1–65535", s, n, p)
+			}
+		}
+	})
+}
+
+func TestValidateName(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Acme", "Acme"},
+		{"  Acme Inc.  ", "Acme Inc."},
+		{"Ünïcödé 日本 🚀", "Ünïcödé 日本 🚀"},
+		{strings.Repeat("é", 100), strings.Repeat("é", 100)},
+		{strings.Repeat("é", 101), ""},
+		{"", ""},
+		{"   ", ""},
+		{"Ac\x00me", ""},
+		{"Ac\tme", ""},
+		{"Ac\nme", ""},
+		{"Ac\rme", ""},
+		{"Ac\x7fme", ""},                   // DEL (Cc)
+		{"Ac\u0085me", ""},                 // NEL, a C1 control (Cc)
+		{"Ac\u009bme", ""},                 // CSI, a C1 control (Cc)
+		{"Acme\u202Egnp.exe", ""},          // right-to-left override (Cf)
+		{"Ac\u200Bme", ""},                 // zero-width space (Cf)
+		{"Team 👩\u200d💻", "Team 👩\u200d💻"}, // the zero-width joiner of an emoji sequence is kept
+		{"Ac\u2066me", ""},                 // left-to-right isolate (Cf)
+		{"\uFEFFAcme", ""},                 // byte order mark (Cf)
+		{"Ac\u00ADme", ""},                 // soft hyphen (Cf)
+		{"Ac\xffme", ""},                   // not UTF-8
+	} {
+		got, err := workspace.ValidateName(tc.in)
+		if tc.want == "" {
+			if e := errs.As(err); e == nil || e.Kind != errs.Invalid || e.Field != "name" {
+				t.Errorf("ValidateName(%+q) = %q, %v; want Invalid on name", tc.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ValidateName(%+q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func FuzzValidateName(f *testing.F) {
+	for _, s := range []string{"Acme", " Acme Inc ", "Acme\u202Egnp", "a\x00b", "日本", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := workspace.ValidateName(s)
+		if err != nil {
+			if !errs.Is(err, errs.Invalid) {
+				t.Fatalf("ValidateName(%+q): %v, want Invalid", s, err)
+			}
+			return
+		}
+		if !utf8.ValidString(n) || n == "" || utf8.RuneCountInString(n) > workspace.MaxNameLen || n != strings.TrimSpace(n) {
+			t.Fatalf("ValidateName(%+q) accepted %+q", s, n)
+		}
+		for _, r := range n {
+			if unicode.In(r, unicode.Cc, unicode.Cf) {
+				t.Fatalf("ValidateName(%+q) accepted %+q with %U", s, n, r)
+			}
+		}
+		if again, err := workspace.ValidateName(n); err != nil || again != n {
+			t.Fatalf("not idempotent: %+q → %+q → %+q, %v", s, n, again, err)
 		}
 	})
 }

@@ -26,14 +26,21 @@ CREATE TABLE users (
 	active BOOLEAN NOT NULL DEFAULT TRUE,
 	activated_at BIGINT NOT NULL DEFAULT 0,
 	deactivated_at BIGINT NOT NULL DEFAULT 0,
-	failed_logins INTEGER NOT NULL DEFAULT 0,
-	locked_until BIGINT NOT NULL DEFAULT 0,
 	photo_updated_at BIGINT NOT NULL DEFAULT 0,
 	created_at BIGINT NOT NULL,
 	updated_at BIGINT NOT NULL,
 	UNIQUE (workspace_id, email)
 );
 CREATE INDEX users_email ON users (email);
+
+-- Failed sign-in attempts by email address, whether or not an account has it, so that a lockout
+-- says nothing about which accounts exist. Rows of the whole server, like its jobs.
+CREATE TABLE login_attempts (
+	email TEXT PRIMARY KEY,
+	failures INTEGER NOT NULL,
+	locked_until BIGINT NOT NULL DEFAULT 0,
+	updated_at BIGINT NOT NULL
+);
 
 CREATE TABLE user_photos (
 	user_id TEXT PRIMARY KEY REFERENCES users(id),

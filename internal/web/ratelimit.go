@@ -1,0 +1,61 @@
+package web
+
+import (
+	"math"
+	"sync"
+	"time"
+)
+
+// limiter is a token bucket per key (a client IP): each key may spend burst requests at once and
+// regains one every 1/perSecond seconds. It lives in the process; with several replicas each holds
+// its own, so the limit per replica is what it says. Idle keys are forgotten.
+type limiter struct {
+	mu        sync.Mutex
+	perSecond float64
+	burst     float64
+	now       func() time.Time
+	buckets   map[string]*bucket
+	swept     time.Time
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func newLimiter(perMinute, burst int) *limiter {
+	return &limiter{perSecond: float64(perMinute) / 60, burst: float64(burst), now: time.Now, buckets: map[string]*bucket{}}
+}
+
+// allow takes a token for key. When none is left it returns false and how long until one is.
+func (l *limiter) allow(key string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if now.Sub(l.swept) > time.Minute {
+		l.sweep(now)
+	}
+	b, ok := l.buckets[key]
+	if !ok {
+		b = &bucket{tokens: l.burst, at: now}
+		l.buckets[key] = b
+	}
+	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.at).Seconds()*l.perSecond)
+	b.at = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.perSecond * float64(time.Second))
+}
+
+// sweep forgets buckets that have refilled completely: they hold no information.
+func (l *limiter) sweep(now time.Time) {
+	l.swept = now
+	full := time.Duration(l.burst / l.perSecond * float64(time.Second))
+	for k, b := range l.buckets {
+		if now.Sub(b.at) > full {
+			delete(l.buckets, k)
+		}
+	}
+}
