@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"sort"
@@ -49,7 +50,8 @@ type Config struct {
 
 	AllowInsecureHTTP bool // serve: accept an http:// BASE_URL (behind a TLS-terminating proxy on a private network)
 
-	MetricsToken string // when set, GET /metrics needs 'Authorization: Bearer <MetricsToken>'; empty: public
+	TrustedProxies string // comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed
+	MetricsToken   string // when set, GET /metrics needs 'Authorization: Bearer <MetricsToken>'; empty: public
 
 	defaults map[string]string // per-command default overrides given to Bind
 }
@@ -86,6 +88,7 @@ func (c *Config) settings() []setting {
 		{"invite-ttl", "lifetime of an invitation's activation link", false, "168h", &c.InviteTTL},
 		{"max-body", "largest JSON request body in bytes", false, "1048576", &c.MaxBodySize},
 		{"allow-insecure-http", "serve: allow an http:// base URL", false, "false", &c.AllowInsecureHTTP},
+		{"trusted-proxies", "comma-separated IPs or CIDRs of your reverse proxies; X-Forwarded-For from them names the client", false, "", &c.TrustedProxies},
 		{"metrics-token", "bearer token that GET /metrics requires (Authorization: Bearer …); empty leaves /metrics public", true, "", &c.MetricsToken},
 	}
 }
@@ -188,6 +191,27 @@ func Defaults() Config {
 	return c
 }
 
+// ParseProxies parses a comma-separated list of IP addresses and CIDR prefixes.
+func ParseProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR prefix", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
 // KeyBytes decodes a secret key given as hex or base64 (standard or URL alphabet, padded or not).
 func KeyBytes(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
@@ -238,6 +262,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionTTL < time.Minute || c.InviteTTL < time.Minute {
 		p = append(p, "BECKON_SESSION_TTL and BECKON_INVITE_TTL must be at least 1m")
+	}
+	if _, err := ParseProxies(c.TrustedProxies); err != nil {
+		p = append(p, "BECKON_TRUSTED_PROXIES: "+err.Error())
 	}
 	if c.MaxBodySize < 1024 {
 		p = append(p, "BECKON_MAX_BODY must be at least 1024 bytes")

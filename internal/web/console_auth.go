@@ -41,7 +41,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) error {
 	err := c.guestLimit(r)
 	if err == nil {
 		sess, token, err = c.s.identity.Login(r.Context(), identity.LoginInput{Email: email, Password: password,
-			WorkspaceID: r.PostFormValue("workspace_id"), UserAgent: r.UserAgent(), IP: clientIP(r)})
+			WorkspaceID: r.PostFormValue("workspace_id"), UserAgent: r.UserAgent(), IP: c.s.clientIP(r)})
 	}
 	v := &loginView{view: view{Title: "Log in"}, Email: email, Next: next}
 	var ambiguous *identity.AmbiguousLoginError
@@ -123,7 +123,7 @@ func (c *console) activateForm(w http.ResponseWriter, r *http.Request) error {
 // one address across many emails is slowed down, on top of the lockout per email. It returns
 // errs.TooMany with RetryAfter when the address has none left.
 func (c *console) guestLimit(r *http.Request) error {
-	ok, wait := c.guests.allow(clientIP(r))
+	ok, wait := c.guests.allow(c.s.clientIP(r))
 	if ok {
 		return nil
 	}
@@ -165,7 +165,7 @@ func (c *console) activate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return c.activationProblem(w, r, err)
 	}
-	sess, tok, err := c.s.identity.CreateSession(r.Context(), u, r.UserAgent(), clientIP(r))
+	sess, tok, err := c.s.identity.CreateSession(r.Context(), u, r.UserAgent(), c.s.clientIP(r))
 	if err != nil {
 		return err
 	}

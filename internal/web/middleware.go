@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -228,13 +229,39 @@ func (s *Server) checkCSRF(r *http.Request, p *identity.Principal) error {
 	return nil
 }
 
-// clientIP is the peer address of the request (proxies are not trusted by default).
-func clientIP(r *http.Request) string {
+// clientIP is the address of the client: the peer of the connection, or — when the peer is one
+// of the trusted reverse proxies — the right-most address of X-Forwarded-For that is not itself
+// a trusted proxy. Forwarded addresses from anyone else are ignored, so a client cannot choose
+// its own address.
+func (s *Server) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !s.trusted(peer.Unmap()) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return host // a malformed chain: trust nothing in it
+		}
+		if !s.trusted(a.Unmap()) {
+			return a.Unmap().String()
+		}
 	}
 	return host
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // safeNext returns a same-site path to go to after login, or "/" for anything else.

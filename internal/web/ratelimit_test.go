@@ -3,6 +3,8 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"testing"
 	"time"
@@ -57,5 +59,31 @@ func TestGuestLimitPerIP(t *testing.T) {
 	}
 	if last.StatusCode != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
 		t.Fatalf("attempt %d: %d, Retry-After %q", GuestBurst+1, last.StatusCode, last.Header.Get("Retry-After"))
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	s := &Server{proxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}}
+	for _, tc := range []struct {
+		remote, xff, want string
+	}{
+		{"203.0.113.9:5555", "", "203.0.113.9"},
+		{"203.0.113.9:5555", "1.2.3.4", "203.0.113.9"}, // not a proxy: its header is ignored
+		{"10.1.2.3:443", "198.51.100.7", "198.51.100.7"},
+		{"10.1.2.3:443", "6.6.6.6, 198.51.100.7", "198.51.100.7"},  // the client forged the first hop
+		{"10.1.2.3:443", "198.51.100.7, 10.9.9.9", "198.51.100.7"}, // two proxies deep
+		{"10.1.2.3:443", "garbage, 198.51.100.7", "198.51.100.7"},  // right-most untrusted wins first
+		{"10.1.2.3:443", "198.51.100.7, not-an-ip", "10.1.2.3"},    // malformed chain: the peer
+		{"10.1.2.3:443", "10.4.4.4", "10.1.2.3"},                   // only proxies: the peer
+		{"[::ffff:127.0.0.1]:80", "2001:db8::1", "2001:db8::1"},    // IPv4-mapped peer
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.remote
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if got := s.clientIP(r); got != tc.want {
+			t.Errorf("clientIP(%s, XFF %q) = %s, want %s", tc.remote, tc.xff, got, tc.want)
+		}
 	}
 }

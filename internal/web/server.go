@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -39,10 +40,13 @@ type Deps struct {
 	// MetricsToken, when not empty, is the bearer token GET /metrics requires
 	// ('Authorization: Bearer <MetricsToken>'); empty leaves /metrics public.
 	MetricsToken string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (see clientIP).
+	TrustedProxies []netip.Prefix
 }
 
 // Server answers every HTTP request of Beckon. It is an http.Handler.
 type Server struct {
+	proxies       []netip.Prefix
 	log           *slog.Logger
 	identity      *identity.Service
 	workspaces    *workspace.Store
@@ -95,7 +99,7 @@ func New(d Deps) *Server {
 		d.Metrics = NewMetrics(nil)
 	}
 	s := &Server{log: d.Log, identity: d.Identity, workspaces: d.Workspaces, jobs: d.Jobs, checks: d.Checks,
-		metrics: d.Metrics, metricsToken: d.MetricsToken, secureCookies: d.SecureCookies, maxBody: d.MaxBody,
+		metrics: d.Metrics, metricsToken: d.MetricsToken, proxies: d.TrustedProxies, secureCookies: d.SecureCookies, maxBody: d.MaxBody,
 		crossOrigin: http.NewCrossOriginProtection(), version: version.Get()}
 	s.console = newConsole(s)
 	s.table = s.routes()
