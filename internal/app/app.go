@@ -105,11 +105,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	a.Workspaces = workspace.NewStore(a.DB, a.Clock)
 	a.Identity = identity.NewService(a.DB, a.Clock, a.Mail, identity.Options{
 		BaseURL: cfg.BaseURL, InviteTTL: cfg.InviteTTL, SessionTTL: cfg.SessionTTL, Hash: opt.Hash})
+	proxies, err := config.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("BECKON_TRUSTED_PROXIES: %w", err)
+	}
 	a.Web = web.New(web.Deps{
 		Log: log, Identity: a.Identity, Workspaces: a.Workspaces, Jobs: a.Jobs,
 		Checks:        []web.Check{{Name: "database", Ping: a.DB.Ping}, {Name: "bus", Ping: a.Bus.Ping}},
 		Metrics:       web.NewMetrics(a.Jobs),
 		SecureCookies: cfg.SecureCookies(), MaxBody: cfg.MaxBodySize, MetricsToken: cfg.MetricsToken,
+		TrustedProxies: proxies,
 	})
 	return a, nil
 }
