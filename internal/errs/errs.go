@@ -111,3 +111,12 @@ func Is(err error, k Kind) bool { return err != nil && KindOf(err) == k }
 
 // NotFoundf is shorthand for E(NotFound, ...).
 func NotFoundf(format string, args ...any) *Error { return E(NotFound, format, args...) }
+
+// Op returns err unchanged when it is nil or already has a kind, and otherwise wraps it with the
+// operation's name ("identity.Invite: …") as an Internal error for the log.
+func Op(op string, err error) error {
+	if err == nil || As(err) != nil {
+		return err
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

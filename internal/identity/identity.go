@@ -371,7 +371,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor *User, userID string, p 
 		out, err = s.getUser(ctx, tx, u.WorkspaceID, u.ID)
 		return err
 	})
-	return out, wrap("identity.UpdateUser", err)
+	return out, errs.Op("identity.UpdateUser", err)
 }
 
 // checkNotLastAdmin returns errs.Conflict when u is the workspace's only active admin. It first
@@ -430,7 +430,7 @@ func (s *Service) Deactivate(ctx context.Context, actor *User, userID string) (*
 		out, err = s.getUser(ctx, tx, u.WorkspaceID, u.ID)
 		return err
 	})
-	return out, wrap("identity.Deactivate", err)
+	return out, errs.Op("identity.Deactivate", err)
 }
 
 // Reactivate gives a deactivated user access again (they log in with their old password, or
@@ -449,14 +449,6 @@ func (s *Service) Reactivate(ctx context.Context, actor *User, userID string) (*
 		return nil, fmt.Errorf("identity.Reactivate: %w", err)
 	}
 	return s.GetUser(ctx, u.WorkspaceID, u.ID)
-}
-
-// wrap passes kinded errors through and names the operation on others.
-func wrap(op string, err error) error {
-	if err == nil || errs.As(err) != nil {
-		return err
-	}
-	return fmt.Errorf("%s: %w", op, err)
 }
 
 // UsersByEmail returns every user with that email across all workspaces, oldest first. It is for

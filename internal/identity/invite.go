@@ -48,7 +48,7 @@ func (s *Service) Invite(ctx context.Context, actor *User, in InviteInput) (*Use
 		link, err = s.issueInvite(ctx, tx, actor, u)
 		return err
 	})
-	return u, link, wrap("identity.Invite", err)
+	return u, link, errs.Op("identity.Invite", err)
 }
 
 // InviteFirstAdmin is Invite for the CLI's `workspace create` and `admin create`: it needs no
@@ -79,7 +79,7 @@ func (s *Service) ResendInvite(ctx context.Context, actor *User, userID string) 
 		link, err = s.issueInvite(ctx, tx, actor, u)
 		return err
 	})
-	return link, wrap("identity.ResendInvite", err)
+	return link, errs.Op("identity.ResendInvite", err)
 }
 
 func (s *Service) issueInvite(ctx context.Context, q db.Queryer, actor *User, u *User) (string, error) {
@@ -193,7 +193,7 @@ func (s *Service) Activate(ctx context.Context, token, password string) (*User, 
 		out, err = s.getUser(ctx, tx, u.WorkspaceID, u.ID)
 		return err
 	})
-	return out, wrap("identity.Activate", err)
+	return out, errs.Op("identity.Activate", err)
 }
 
 // ChangePassword sets a new password for u after checking the current one, and revokes every
@@ -225,7 +225,7 @@ func (s *Service) ChangePassword(ctx context.Context, u *User, keepSessionID, cu
 	if err != nil {
 		return err
 	}
-	return wrap("identity.ChangePassword", s.db.InTx(ctx, func(tx *sql.Tx) error {
+	return errs.Op("identity.ChangePassword", s.db.InTx(ctx, func(tx *sql.Tx) error {
 		now := db.Micro(s.clk.Now())
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4`,
 			hash, now, u.WorkspaceID, u.ID); err != nil {
@@ -257,5 +257,5 @@ func (s *Service) SetPassword(ctx context.Context, wsID, userID, password string
 	if err == nil {
 		err = s.clearAttempts(ctx, u.Email)
 	}
-	return wrap("identity.SetPassword", err)
+	return errs.Op("identity.SetPassword", err)
 }

@@ -48,13 +48,13 @@ func (s *Service) claimAttempt(ctx context.Context, email string) error {
 		}
 		return err
 	})
-	return wrap("identity.claimAttempt", err)
+	return errs.Op("identity.claimAttempt", err)
 }
 
 // clearAttempts forgets the failures of email after a correct password.
 func (s *Service) clearAttempts(ctx context.Context, email string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM login_attempts WHERE email = $1`, email)
-	return wrap("identity.clearAttempts", err)
+	return errs.Op("identity.clearAttempts", err)
 }
 
 // acquire takes a place for an expensive operation (an argon2id hash, an image decode), waiting

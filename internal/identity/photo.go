@@ -77,7 +77,7 @@ func (s *Service) SetPhoto(ctx context.Context, actor *User, userID string, data
 	if err != nil {
 		return err
 	}
-	return wrap("identity.SetPhoto", s.db.InTx(ctx, func(tx *sql.Tx) error {
+	return errs.Op("identity.SetPhoto", s.db.InTx(ctx, func(tx *sql.Tx) error {
 		u, err := s.getUser(ctx, tx, actor.WorkspaceID, userID)
 		if err != nil {
 			return err

@@ -169,5 +169,5 @@ func (s *Service) AuthenticateSession(ctx context.Context, token string) (*Princ
 func (s *Service) Logout(ctx context.Context, token string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at = 0`,
 		db.Micro(s.clk.Now()), id.Hash(token))
-	return wrap("identity.Logout", err)
+	return errs.Op("identity.Logout", err)
 }

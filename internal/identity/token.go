@@ -145,7 +145,7 @@ func (s *Service) RevokeToken(ctx context.Context, actor *User, tokenID string) 
 	}
 	_, err = s.db.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $1 WHERE workspace_id = $2 AND id = $3 AND revoked_at = 0`,
 		db.Micro(s.clk.Now()), t.WorkspaceID, t.ID)
-	return wrap("identity.RevokeToken", err)
+	return errs.Op("identity.RevokeToken", err)
 }
 
 // AuthenticateToken returns the principal of an API token secret: errs.Unauthenticated when it is

@@ -168,10 +168,7 @@ func (s *Store) Update(ctx context.Context, wsID string, p Patch) (*Workspace, e
 		return err
 	})
 	if err != nil {
-		if errs.As(err) != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("workspace.Update: %w", err)
+		return nil, errs.Op("workspace.Update", err)
 	}
 	return out, nil
 }
