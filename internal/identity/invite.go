@@ -164,25 +164,25 @@ func (s *Service) invitation(ctx context.Context, q db.Queryer, token string) (*
 // used and voids the user's other links. It returns the activated user, or errs.NotFound /
 // errs.Conflict as InvitationByToken does, or errs.Invalid about "password".
 func (s *Service) Activate(ctx context.Context, token, password string) (*User, error) {
+	inv, err := s.InvitationByToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := s.passwordHash(ctx, password, inv.User.Email) // before the transaction: it takes 0.1 s
+	if err != nil {
+		return nil, err
+	}
 	var out *User
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		inv, err := s.invitation(ctx, tx, token)
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		again, err := s.invitation(ctx, tx, token) // used or voided meanwhile?
 		if err != nil {
 			return err
 		}
-		u := inv.User
-		if err := CheckPassword(password, u.Email); err != nil {
-			return err
-		}
-		hash, err := s.hash(ctx, password)
-		if err != nil {
+		u := again.User
+		if err := s.storePassword(ctx, tx, u, hash); err != nil {
 			return err
 		}
 		now := db.Micro(s.clk.Now())
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, activated_at = $2,
-			updated_at = $2 WHERE workspace_id = $3 AND id = $4`, hash, now, u.WorkspaceID, u.ID); err != nil {
-			return err
-		}
 		if _, err := tx.ExecContext(ctx, `UPDATE invites SET used_at = $1 WHERE token_hash = $2`, now, id.Hash(token)); err != nil {
 			return err
 		}
@@ -194,6 +194,23 @@ func (s *Service) Activate(ctx context.Context, token, password string) (*User, 
 		return err
 	})
 	return out, errs.Op("identity.Activate", err)
+}
+
+// passwordHash checks a new password against the rules and hashes it. It returns errs.Invalid
+// about "password".
+func (s *Service) passwordHash(ctx context.Context, password, email string) (string, error) {
+	if err := CheckPassword(password, email); err != nil {
+		return "", err
+	}
+	return s.hash(ctx, password)
+}
+
+// storePassword stores a password hash for u using q, activating u if they were invited.
+func (s *Service) storePassword(ctx context.Context, q db.Queryer, u *User, hash string) error {
+	_, err := q.ExecContext(ctx, `UPDATE users SET password_hash = $1,
+		activated_at = CASE WHEN activated_at = 0 THEN $2 ELSE activated_at END, updated_at = $2
+		WHERE workspace_id = $3 AND id = $4`, hash, db.Micro(s.clk.Now()), u.WorkspaceID, u.ID)
+	return err
 }
 
 // ChangePassword sets a new password for u after checking the current one, and revokes every
@@ -218,44 +235,34 @@ func (s *Service) ChangePassword(ctx context.Context, u *User, keepSessionID, cu
 	if err := s.clearAttempts(ctx, full.Email); err != nil {
 		return err
 	}
-	if err := CheckPassword(next, full.Email); err != nil {
-		return err
-	}
-	hash, err := s.hash(ctx, next)
+	hash, err := s.passwordHash(ctx, next, full.Email)
 	if err != nil {
 		return err
 	}
 	return errs.Op("identity.ChangePassword", s.db.InTx(ctx, func(tx *sql.Tx) error {
-		now := db.Micro(s.clk.Now())
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4`,
-			hash, now, u.WorkspaceID, u.ID); err != nil {
+		if err := s.storePassword(ctx, tx, full, hash); err != nil {
 			return err
 		}
+		now := db.Micro(s.clk.Now())
 		_, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE workspace_id = $2 AND user_id = $3 AND id <> $4 AND revoked_at = 0`,
 			now, u.WorkspaceID, u.ID, keepSessionID)
 		return err
 	}))
 }
 
-// SetPassword sets a user's password directly and activates them, for operators (the demo seed,
-// `beckon admin create --password-file`). Returns errs.Invalid about "password" or errs.NotFound.
+// SetPassword sets a user's password directly and activates them, for operators (the demo seed).
+// Returns errs.Invalid about "password" or errs.NotFound.
 func (s *Service) SetPassword(ctx context.Context, wsID, userID, password string) error {
 	u, err := s.GetUser(ctx, wsID, userID)
 	if err != nil {
 		return err
 	}
-	if err := CheckPassword(password, u.Email); err != nil {
-		return err
-	}
-	hash, err := s.hash(ctx, password)
+	hash, err := s.passwordHash(ctx, password, u.Email)
 	if err != nil {
 		return err
 	}
-	now := db.Micro(s.clk.Now())
-	_, err = s.db.ExecContext(ctx, `UPDATE users SET password_hash = $1, activated_at = CASE WHEN activated_at = 0 THEN $2 ELSE activated_at END,
-		updated_at = $2 WHERE workspace_id = $3 AND id = $4`, hash, now, wsID, userID)
-	if err == nil {
-		err = s.clearAttempts(ctx, u.Email)
+	if err := s.storePassword(ctx, s.db, u, hash); err != nil {
+		return errs.Op("identity.SetPassword", err)
 	}
-	return errs.Op("identity.SetPassword", err)
+	return s.clearAttempts(ctx, u.Email)
 }
