@@ -25,13 +25,16 @@ import (
 
 // Workspace is a tenant.
 type Workspace struct {
-	ID             string    `json:"id"`
-	Name           string    `json:"name"`
-	SiteID         string    `json:"site_id"`
-	TimeZone       string    `json:"time_zone"`
-	AllowedOrigins []string  `json:"allowed_origins"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	ID             string   `json:"id"`
+	Name           string   `json:"name"`
+	SiteID         string   `json:"site_id"`
+	TimeZone       string   `json:"time_zone"`
+	AllowedOrigins []string `json:"allowed_origins"`
+	Settings       Settings `json:"settings"`
+	// HasIdentitySecret tells whether an identity-verification secret exists (never the secret).
+	HasIdentitySecret bool      `json:"has_identity_secret"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
 }
 
 // MaxOrigins is the most allowed origins a workspace may list.
@@ -72,7 +75,7 @@ func (s *Store) Create(ctx context.Context, q db.Queryer, n New) (*Workspace, er
 	}
 	now := s.clk.Now()
 	w := &Workspace{ID: id.New("ws"), Name: name, SiteID: id.New("site"), TimeZone: n.TimeZone,
-		AllowedOrigins: origins, CreatedAt: now, UpdatedAt: now}
+		AllowedOrigins: origins, Settings: DefaultSettings(), CreatedAt: now, UpdatedAt: now}
 	ob, _ := json.Marshal(origins)
 	_, err = q.ExecContext(ctx, `INSERT INTO workspaces (id, name, site_id, time_zone, allowed_origins, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $6)`, w.ID, w.Name, w.SiteID, w.TimeZone, string(ob), db.Micro(now))
@@ -82,14 +85,18 @@ func (s *Store) Create(ctx context.Context, q db.Queryer, n New) (*Workspace, er
 	return w, nil
 }
 
-const cols = `id, name, site_id, time_zone, allowed_origins, created_at, updated_at`
+const cols = `id, name, site_id, time_zone, allowed_origins, settings, identity_secret <> '', created_at, updated_at`
 
 func scan(row interface{ Scan(...any) error }) (*Workspace, error) {
 	var w Workspace
-	var origins string
+	var origins, settings string
 	var created, updated int64
-	if err := row.Scan(&w.ID, &w.Name, &w.SiteID, &w.TimeZone, &origins, &created, &updated); err != nil {
+	if err := row.Scan(&w.ID, &w.Name, &w.SiteID, &w.TimeZone, &origins, &settings, &w.HasIdentitySecret, &created, &updated); err != nil {
 		return nil, err
+	}
+	var err error
+	if w.Settings, err = decodeSettings(settings); err != nil {
+		return nil, fmt.Errorf("workspace %s: %w", w.ID, err)
 	}
 	if err := json.Unmarshal([]byte(origins), &w.AllowedOrigins); err != nil {
 		return nil, fmt.Errorf("workspace %s: allowed_origins: %w", w.ID, err)
@@ -127,9 +134,10 @@ func (s *Store) BySiteID(ctx context.Context, siteID string) (*Workspace, error)
 
 // Patch holds the fields an admin may change; nil fields stay as they are.
 type Patch struct {
-	Name           *string   `json:"name"`
-	TimeZone       *string   `json:"time_zone"`
-	AllowedOrigins *[]string `json:"allowed_origins"`
+	Name           *string        `json:"name"`
+	TimeZone       *string        `json:"time_zone"`
+	AllowedOrigins *[]string      `json:"allowed_origins"`
+	Settings       *SettingsPatch `json:"settings"`
 }
 
 // Update applies p to the workspace and returns it. It returns errs.Invalid naming the field for a
@@ -160,10 +168,16 @@ func (s *Store) Update(ctx context.Context, wsID string, p Patch) (*Workspace, e
 				return err
 			}
 		}
+		if p.Settings != nil {
+			if err := p.Settings.apply(&w.Settings, w.HasIdentitySecret); err != nil {
+				return err
+			}
+		}
 		w.UpdatedAt = s.clk.Now()
 		ob, _ := json.Marshal(w.AllowedOrigins)
-		_, err = tx.ExecContext(ctx, `UPDATE workspaces SET name = $1, time_zone = $2, allowed_origins = $3, updated_at = $4 WHERE id = $5`,
-			w.Name, w.TimeZone, string(ob), db.Micro(w.UpdatedAt), w.ID)
+		sb, _ := json.Marshal(w.Settings)
+		_, err = tx.ExecContext(ctx, `UPDATE workspaces SET name = $1, time_zone = $2, allowed_origins = $3, settings = $4, updated_at = $5 WHERE id = $6`,
+			w.Name, w.TimeZone, string(ob), string(sb), db.Micro(w.UpdatedAt), w.ID)
 		out = w
 		return err
 	})
