@@ -104,6 +104,7 @@ CREATE TABLE conversations (
 	updated_at BIGINT NOT NULL
 );
 CREATE INDEX conversations_visitor ON conversations (workspace_id, visitor_id, created_at);
+CREATE UNIQUE INDEX conversations_one_open ON conversations (visitor_id) WHERE status = 'open';
 
 CREATE TABLE messages (
 	id TEXT PRIMARY KEY,
