@@ -196,7 +196,7 @@ Beckon demo is running.
 Details are in %s. Stop with Ctrl-C; run again to continue where you left off.
 
 `, info.ConsoleURL, info.SiteURL, info.AdminEmail, info.AdminPassword, info.APIToken, filepath.Join(cfg.DataDir, "demo.json"))
-	return a.Serve(ctx, l, app.Extra{Listener: sl, Handler: demo.Site(siteURL)})
+	return a.Serve(ctx, l, app.Extra{Listener: sl, Handler: demo.Site(siteURL, "")})
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

@@ -3,6 +3,7 @@ package demo_test
 import (
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -70,15 +71,35 @@ func TestSeedIsIdempotent(t *testing.T) {
 }
 
 func TestSite(t *testing.T) {
-	srv := httptest.NewServer(demo.Site("http://127.0.0.1:8081"))
+	srv := httptest.NewServer(demo.Site("http://127.0.0.1:8081", `<script>/*snippet*/</script>`))
 	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL + "/")
-	if err != nil {
-		t.Fatal(err)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]string{
+		"/":              "Turn your data into decisions",
+		"/pricing":       "Enterprise",
+		"/contact":       `id="contact"`,
+		"/features":      "Forecasting",
+		"/app/":          "Product tour",
+		"/app/pipeline":  "beckon('page')",
+		"/assets/app.js": "history.pushState",
+	} {
+		resp, err := client.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("%s: %d, lacks %q", path, resp.StatusCode, want)
+		}
+		if strings.HasSuffix(path, "/") || !strings.Contains(path, ".") {
+			if !strings.Contains(string(b), "/*snippet*/") {
+				t.Errorf("%s: no snippet", path)
+			}
+		}
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(b), "Acme Analytics") {
-		t.Fatalf("site: %d %s", resp.StatusCode, b)
+	resp, err := client.PostForm(srv.URL+"/contact", map[string][]string{"email": {"a@b.example"}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/thanks" {
+		t.Fatalf("form post without JavaScript: %v %v", resp, err)
 	}
 }

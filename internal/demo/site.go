@@ -1,43 +1,56 @@
 package demo
 
 import (
+	"embed"
 	"html/template"
+	"io/fs"
 	"net/http"
 )
 
-// siteTmpl is the demo customer website: Acme's own pages, on an origin of their own.
-var siteTmpl = template.Must(template.New("site").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Acme Analytics — turn data into decisions</title>
-<style>
-body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1d2433;background:#f7f8fb}
-header{background:#1d2a6b;color:#fff;padding:1rem 2rem;display:flex;justify-content:space-between;align-items:center}
-header a{color:#fff;margin-left:1.5rem;text-decoration:none}
-main{max-width:56rem;margin:3rem auto;padding:0 2rem}
-h1{font-size:2.4rem;line-height:1.2}
-.note{background:#fff;border:1px solid #dde2ee;border-radius:8px;padding:1rem 1.25rem;color:#4a5468}
-</style>
-</head>
-<body>
-<header><strong>Acme Analytics</strong><nav><a href="/">Home</a><a href="/">Pricing</a><a href="/">Contact</a></nav></header>
-<main>
-<h1>Turn your data into decisions.</h1>
-<p>Acme Analytics gives revenue teams one place to see pipeline, forecast and win rates.</p>
-<p class="note">This is the demo customer website of Beckon, served on a second origin ({{.}}), as a company's
-own site would be. The Beckon messenger snippet is added to it when the messenger ships.</p>
-</main>
-</body>
-</html>`))
+// The demo customer website: Acme Analytics' own pages, on an origin of their own, with the
+// Beckon snippet pasted into every page as a customer would.
+//
+//go:embed site
+var siteFiles embed.FS
 
-// Site returns the handler of the demo customer website. siteURL is its own origin.
-func Site(siteURL string) http.Handler {
+var siteTmpl = template.Must(template.ParseFS(siteFiles, "site/*.html"))
+
+// pages maps paths to templates. The app section is a single-page app: every /app/ path serves
+// the same document, whose script routes on the client and calls beckon('page').
+var pages = map[string]string{
+	"/":         "home.html",
+	"/pricing":  "pricing.html",
+	"/contact":  "contact.html",
+	"/thanks":   "thanks.html",
+	"/app/":     "app.html",
+	"/features": "features.html",
+}
+
+type pageData struct {
+	Snippet template.HTML // the Beckon snippet, as the console gives it
+	SiteURL string
+	Path    string
+}
+
+// Site returns the handler of the demo customer website. snippet is the Beckon snippet for the
+// demo workspace, inserted into every page; empty leaves it out.
+func Site(siteURL string, snippet template.HTML) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		siteTmpl.Execute(w, siteURL)
+	static, _ := fs.Sub(siteFiles, "site")
+	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(static)))
+	for path, tmpl := range pages {
+		pattern := "GET " + path // "/app/" serves its whole subtree: the app routes on the client
+		if path == "/" {
+			pattern = "GET /{$}"
+		}
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			siteTmpl.ExecuteTemplate(w, tmpl, pageData{Snippet: snippet, SiteURL: siteURL, Path: r.URL.Path})
+		})
+	}
+	// The contact form posts here when JavaScript is off (or Beckon is down): it still works.
+	mux.HandleFunc("POST /contact", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/thanks", http.StatusSeeOther)
 	})
 	return mux
 }
