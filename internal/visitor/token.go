@@ -14,14 +14,14 @@ import (
 )
 
 // TokenPrefix starts every visitor token.
-const TokenPrefix = "bkv1"
+const TokenPrefix = "bkv2"
 
 // tokenInfo is the HKDF info that makes the token key differ from every other key derived from
 // the server's secret.
 const tokenInfo = "beckon visitor token v1"
 
-// maxTokenLen bounds what Verify parses: a real token is about 90 characters.
-const maxTokenLen = 200
+// maxTokenLen bounds what Verify parses: a real token is about 120 characters.
+const maxTokenLen = 240
 
 // clockSkew is how far in the future an issue time may lie, for replicas whose clocks differ.
 const clockSkew = 5 * time.Minute
@@ -30,9 +30,10 @@ var b64 = base64.RawURLEncoding.Strict()
 
 // Tokens issues and verifies visitor tokens: the credential with which the messenger proves which
 // visitor it is (docs/MESSENGER-PROTOCOL.md). A token is
-// bkv1.<visitor id>.<issued, unix seconds>.<base64url HMAC-SHA256 of "site id|visitor id|issued">,
-// keyed by a key derived from the server's secret, so it is bound to one site and carries its
-// age; it is stateless and needs no database. Tokens is safe for concurrent use.
+// bkv2.<site id>.<visitor id>.<issued, unix seconds>.<base64url HMAC-SHA256 of "site id|visitor id|issued">,
+// keyed by a key derived from the server's secret, so it names and is bound to one site (the
+// server finds the workspace from it) and carries its age; it is stateless and needs no database.
+// Tokens is safe for concurrent use.
 type Tokens struct {
 	key []byte
 }
@@ -60,7 +61,20 @@ func (t *Tokens) mac(siteID, visitorID, issued string) []byte {
 // Issue returns a token for the visitor on the site, issued at the given instant.
 func (t *Tokens) Issue(siteID, visitorID string, at time.Time) string {
 	issued := strconv.FormatInt(at.Unix(), 10)
-	return TokenPrefix + "." + visitorID + "." + issued + "." + b64.EncodeToString(t.mac(siteID, visitorID, issued))
+	return TokenPrefix + "." + siteID + "." + visitorID + "." + issued + "." + b64.EncodeToString(t.mac(siteID, visitorID, issued))
+}
+
+// Site returns the site id a token names, or "" when it is not shaped like a token. It proves
+// nothing: Verify with that site id checks the token.
+func Site(token string) string {
+	if len(token) > maxTokenLen {
+		return ""
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 5 || parts[0] != TokenPrefix || !id.Valid("site", parts[1]) {
+		return ""
+	}
+	return parts[1]
 }
 
 // Verify checks a token for the site and returns the visitor id it carries. The token must have
@@ -74,9 +88,10 @@ func (t *Tokens) Verify(siteID, token string, now time.Time, maxAge time.Duratio
 		return "", bad
 	}
 	parts := strings.Split(token, ".")
-	if len(parts) != 4 || parts[0] != TokenPrefix || !id.Valid("vis", parts[1]) || !canonicalSeconds(parts[2]) {
+	if len(parts) != 5 || parts[0] != TokenPrefix || parts[1] != siteID || !id.Valid("vis", parts[2]) || !canonicalSeconds(parts[3]) {
 		return "", bad
 	}
+	parts = parts[1:] // site, visitor, issued, mac
 	sum, err := b64.DecodeString(parts[3])
 	if err != nil || len(sum) != sha256.Size {
 		return "", bad

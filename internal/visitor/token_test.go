@@ -16,7 +16,7 @@ func TestTokens(t *testing.T) {
 	now := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
 	vid := id.New("vis")
 	good := tk.Issue("site_a", vid, now)
-	if !strings.HasPrefix(good, "bkv1."+vid+"."+strconv.FormatInt(now.Unix(), 10)+".") {
+	if !strings.HasPrefix(good, "bkv2.site_a."+vid+"."+strconv.FormatInt(now.Unix(), 10)+".") {
 		t.Fatalf("token %q", good)
 	}
 	parts := strings.Split(good, ".")
@@ -49,9 +49,10 @@ func TestTokens(t *testing.T) {
 		{"another key", "site_a", other.Issue("site_a", vid, now), now, day, false},
 		{"forged MAC", "site_a", flip(good), now, day, false},
 		{"another visitor", "site_a", strings.Replace(good, vid, id.New("vis"), 1), now, day, false},
-		{"another time", "site_a", strings.Replace(good, parts[2], strconv.FormatInt(now.Unix()+1, 10), 1), now, day, false},
-		{"leading zero", "site_a", strings.Replace(good, parts[2], "0"+parts[2], 1), now, day, false},
-		{"wrong prefix", "site_a", "bkv2" + strings.TrimPrefix(good, "bkv1"), now, day, false},
+		{"another time", "site_a", strings.Replace(good, parts[3], strconv.FormatInt(now.Unix()+1, 10), 1), now, day, false},
+		{"leading zero", "site_a", strings.Replace(good, parts[3], "0"+parts[3], 1), now, day, false},
+		{"wrong prefix", "site_a", "bkv1" + strings.TrimPrefix(good, "bkv2"), now, day, false},
+		{"site named differs", "site_a", strings.Replace(good, "site_a", "site_b", 1), now, day, false},
 		{"extra part", "site_a", good + ".x", now, day, false},
 		{"padding", "site_a", good + "=", now, day, false},
 		{"not a visitor id", "site_a", tk.Issue("site_a", "usr_x", now), now, day, false},
@@ -92,9 +93,9 @@ func FuzzVerify(f *testing.F) {
 	good := tk.Issue("site_a", vid, now.Add(-time.Hour))
 	f.Add("site_a", good)
 	f.Add("site_b", good)
-	f.Add("site_a", "bkv1..0.")
-	f.Add("site_a", "bkv1."+vid+".-1.AAAA")
-	f.Add("site_a", "bkv1."+vid+".99999999999999999999."+strings.Split(good, ".")[3])
+	f.Add("site_a", "bkv2.site_a..0.")
+	f.Add("site_a", "bkv2.site_a."+vid+".-1.AAAA")
+	f.Add("site_a", "bkv2.site_a."+vid+".99999999999999999999."+strings.Split(good, ".")[4])
 	f.Add("", "....")
 	f.Fuzz(func(t *testing.T, site, token string) {
 		got, err := tk.Verify(site, token, now, 48*time.Hour)
@@ -107,9 +108,23 @@ func FuzzVerify(f *testing.F) {
 		if !id.Valid("vis", got) {
 			t.Fatalf("accepted visitor id %q", got)
 		}
-		secs, _ := strconv.ParseInt(strings.Split(token, ".")[2], 10, 64)
+		secs, _ := strconv.ParseInt(strings.Split(token, ".")[3], 10, 64)
 		if want := tk.Issue(site, got, time.Unix(secs, 0)); want != token {
 			t.Fatalf("accepted %q, which Issue writes as %q", token, want)
 		}
 	})
+}
+
+func TestTokenSite(t *testing.T) {
+	tk := visitor.NewTokens([]byte("a secret key of the server, 32 bytes or so"))
+	site := id.New("site")
+	tok := tk.Issue(site, id.New("vis"), time.Now())
+	if got := visitor.Site(tok); got != site {
+		t.Fatalf("Site = %q, want %q", got, site)
+	}
+	for _, bad := range []string{"", "bkv2", "bkv2.site_x.vis_y.1.z", "bkv1." + site + ".a.b.c", strings.Repeat("a", 300)} {
+		if got := visitor.Site(bad); got != "" {
+			t.Errorf("Site(%q) = %q", bad, got)
+		}
+	}
 }
