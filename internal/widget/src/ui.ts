@@ -1,0 +1,302 @@
+// The launcher and the chat panel, inside a closed shadow root on one fixed-position host, so
+// that the page's CSS and scripts cannot reach them. Everything the server or the visitor sends
+// is set with textContent: nothing is ever parsed as HTML.
+
+/** Messenger settings from hello (docs/MESSENGER-PROTOCOL.md). */
+export interface Settings {
+  color?: string;
+  position?: string;
+  launcher_text?: string;
+  z_index?: number;
+  greeting?: string;
+  title?: string;
+  subtitle?: string;
+  consent_required?: boolean;
+  cookie_days?: number;
+}
+
+/** A chat message as the server sends it. */
+export interface Msg {
+  id?: string;
+  seq?: number;
+  author: string;
+  author_name?: string;
+  text: string;
+  created_at?: string;
+}
+
+/** One rendered message whose delivery status can change. */
+export interface View {
+  status(text: string, retry?: () => void): void;
+}
+
+export interface UI {
+  open(focus: boolean): void;
+  close(): void;
+  isOpen(): boolean;
+  add(m: Msg, mine: boolean): View;
+  busy(b: boolean): void;
+  notice(text: string): void;
+  destroy(): void;
+}
+
+export interface Options {
+  base: string;
+  s: Settings;
+  /** Sends the text; false keeps it in the input. */
+  send(text: string): boolean;
+  toggle(open: boolean): void;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+const ICON_CHAT =
+  'M12 3.5c-5 0-9 3.4-9 7.7 0 2.2 1 4.1 2.7 5.5l-.9 3.4c-.1.5.4.9.8.6l3.8-2c.8.2 1.7.3 2.6.3 5 0 9-3.4 9-7.8S17 3.5 12 3.5z';
+const ICON_CLOSE = 'M6.5 6.5l11 11M17.5 6.5l-11 11';
+const ICON_DOWN = 'M6.5 9.5l5.5 5.5 5.5-5.5';
+const ICON_SEND = 'M12 19V6M6.5 11.5L12 6l5.5 5.5';
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  cls?: string,
+  text?: string,
+): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text) e.textContent = text;
+  return e;
+}
+
+function icon(d: string, cls: string, filled?: boolean): SVGSVGElement {
+  const s = document.createElementNS(SVG, 'svg');
+  const p = document.createElementNS(SVG, 'path');
+  s.setAttribute('viewBox', '0 0 24 24');
+  s.setAttribute('class', 'bk-icon ' + cls);
+  s.setAttribute('aria-hidden', 'true');
+  s.setAttribute('focusable', 'false');
+  p.setAttribute('d', d);
+  if (filled) {
+    p.setAttribute('fill', 'currentColor');
+  } else {
+    p.setAttribute('fill', 'none');
+    p.setAttribute('stroke', 'currentColor');
+    p.setAttribute('stroke-width', '2.2');
+    p.setAttribute('stroke-linecap', 'round');
+    p.setAttribute('stroke-linejoin', 'round');
+  }
+  s.appendChild(p);
+  return s;
+}
+
+function button(cls: string, label: string, ...kids: Node[]): HTMLButtonElement {
+  const b = el('button', cls);
+  b.type = 'button';
+  if (label) b.setAttribute('aria-label', label);
+  for (const k of kids) b.appendChild(k);
+  return b;
+}
+
+/** The text colour that reads best on a background of hex colour c (#rgb or #rrggbb). */
+function ink(c: string): string {
+  const hex = c.length == 4 ? c.replace(/\w/g, '$&$&') : c;
+  const lin = (i: number) => {
+    const v = parseInt(hex.slice(i, i + 2), 16) / 255;
+    return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  };
+  const l = 0.2126 * lin(1) + 0.7152 * lin(3) + 0.0722 * lin(5);
+  // contrast against white (1.05 / (l + .05)) versus against near-black (#111, l ≈ .0056)
+  return 1.05 / (l + 0.05) >= (l + 0.05) / 0.0556 ? '#fff' : '#111';
+}
+
+export function createUI(o: Options): UI {
+  const d = document;
+  const s = o.s;
+  const color = /^#([\da-f]{3}|[\da-f]{6})$/i.test(s.color || '') ? s.color! : '#3b5bdb';
+  const z = Math.max(0, Math.min(2147483647, Math.floor(Number(s.z_index) || 2147483000)));
+  const title = s.title || s.launcher_text || 'Chat';
+
+  const host = d.createElement('beckon-messenger');
+  // The :host rule reads --bk-z; an important inline declaration beats any page rule.
+  host.style.setProperty('--bk-z', String(z), 'important');
+  const root = host.attachShadow({ mode: 'closed' });
+
+  const wrap = el('div', 'bk ' + (s.position == 'left' ? 'bk-left' : 'bk-right'));
+  wrap.style.setProperty('--bk-c', color);
+  wrap.style.setProperty('--bk-t', ink(color));
+
+  // The panel.
+  const panel = el('div', 'bk-panel');
+  panel.id = 'bk-panel';
+  panel.hidden = true;
+  panel.setAttribute('role', 'dialog');
+  panel.setAttribute('aria-labelledby', 'bk-title');
+  const head = el('div', 'bk-head');
+  const avatar = el('div', 'bk-avatar', title.trim().charAt(0).toUpperCase());
+  avatar.setAttribute('aria-hidden', 'true');
+  const titles = el('div', 'bk-titles');
+  const h = el('h2', 'bk-title', title);
+  h.id = 'bk-title';
+  titles.appendChild(h);
+  if (s.subtitle) titles.appendChild(el('p', 'bk-sub', s.subtitle));
+  const x = button('bk-x', 'Close chat', icon(ICON_DOWN, 'bk-i-down'));
+  head.append(avatar, titles, x);
+
+  const list = el('div', 'bk-list');
+  list.setAttribute('role', 'log');
+  list.setAttribute('aria-live', 'polite');
+  list.setAttribute('aria-label', 'Messages');
+  list.tabIndex = 0;
+
+  const note = el('p', 'bk-note');
+  note.setAttribute('role', 'status');
+
+  const compose = el('div', 'bk-compose');
+  const input = el('textarea', 'bk-input');
+  input.rows = 1;
+  input.maxLength = 4000;
+  input.placeholder = 'Write a message…';
+  input.setAttribute('aria-label', 'Message');
+  const send = button('bk-send', 'Send message', icon(ICON_SEND, 'bk-i-send'));
+  compose.append(input, send);
+  const foot = el('p', 'bk-foot', 'Powered by Beckon');
+  panel.append(head, list, note, compose, foot);
+
+  // The launcher.
+  const launcher = button('bk-launcher', '', icon(ICON_CHAT, 'bk-i-chat', true), icon(ICON_CLOSE, 'bk-i-close'));
+  launcher.setAttribute('aria-controls', 'bk-panel');
+  launcher.setAttribute('aria-expanded', 'false');
+  const ltext = (s.launcher_text || '').trim();
+  if (ltext) {
+    launcher.appendChild(el('span', 'bk-ltext', ltext));
+    launcher.classList.add('bk-pill');
+  }
+  const label = () => {
+    const on = isOpen();
+    if (on || !ltext) launcher.setAttribute('aria-label', on ? 'Close chat' : 'Open chat');
+    else launcher.removeAttribute('aria-label');
+    launcher.setAttribute('aria-expanded', String(on));
+  };
+  wrap.append(panel, launcher);
+
+  // Styles: a constructed stylesheet where the browser has them (allowed under a CSP without
+  // 'unsafe-inline'), else a <link> to the same CSS on the Beckon server, and the panel waits
+  // for it so that nothing unstyled ever shows.
+  let mount = (): void => {
+    root.appendChild(wrap);
+  };
+  try {
+    const sheet = new CSSStyleSheet();
+    // The z-index goes into the sheet too: a page script can overwrite the host's inline style.
+    sheet.replaceSync(__CSS__ + `:host{z-index:${z}!important}`);
+    root.adoptedStyleSheets = [sheet];
+  } catch (e) {
+    const link = el('link');
+    link.rel = 'stylesheet';
+    link.href = o.base + '/js/messenger.' + __CSS_HASH__ + '.css';
+    const m = mount;
+    mount = () => {};
+    link.onload = m;
+    root.appendChild(link);
+  }
+  mount();
+  label();
+  d.documentElement.appendChild(host);
+
+  function isOpen(): boolean {
+    return !panel.hidden;
+  }
+  function open(focus: boolean) {
+    if (isOpen()) return;
+    panel.hidden = false;
+    wrap.classList.add('bk-open');
+    label();
+    list.scrollTop = list.scrollHeight;
+    if (focus) input.focus();
+    o.toggle(true);
+  }
+  function close() {
+    if (!isOpen()) return;
+    const inside = panel.contains(root.activeElement);
+    panel.hidden = true;
+    wrap.classList.remove('bk-open');
+    label();
+    if (inside) launcher.focus();
+    o.toggle(false);
+  }
+  function grow() {
+    input.style.height = 'auto';
+    input.style.height = Math.min(input.scrollHeight, 120) + 'px';
+  }
+  function submit() {
+    const t = input.value;
+    if (!t.trim()) return;
+    if (o.send(t)) {
+      input.value = '';
+      grow();
+    }
+    input.focus();
+  }
+
+  launcher.addEventListener('click', () => (isOpen() ? close() : open(true)));
+  x.addEventListener('click', close);
+  send.addEventListener('click', submit);
+  input.addEventListener('input', grow);
+  input.addEventListener('keydown', (e) => {
+    if (e.key == 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  });
+  wrap.addEventListener('keydown', (e) => {
+    if (e.key == 'Escape' && isOpen()) {
+      e.stopPropagation();
+      close();
+      launcher.focus();
+    }
+  });
+
+  let last: { author: string; name: string } | null = null;
+  if (s.greeting) add({ author: 'bot', text: s.greeting }, false);
+
+  function add(m: Msg, mine: boolean): View {
+    const name = mine ? '' : m.author_name || '';
+    const row = el('div', 'bk-msg ' + (mine ? 'bk-me' : 'bk-them'));
+    const cont = last && last.author == m.author && last.name == name;
+    if (cont) row.classList.add('bk-cont');
+    if (name && !cont) row.appendChild(el('div', 'bk-name', name));
+    last = { author: m.author, name };
+    const bubble = el('div', 'bk-bubble');
+    // For screen readers, who said it; the bubble's side says it to the eye.
+    bubble.appendChild(el('span', 'bk-sr', mine ? 'You: ' : (name || title) + ': '));
+    bubble.appendChild(d.createTextNode(m.text));
+    row.appendChild(bubble);
+    const st = el('div', 'bk-status');
+    row.appendChild(st);
+    const near = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+    list.appendChild(row);
+    if (mine || near) list.scrollTop = list.scrollHeight;
+    return {
+      status(text, retry) {
+        st.textContent = text;
+        row.classList.toggle('bk-fail', !!retry || /^Not sent/.test(text));
+        if (retry) {
+          const b = button('bk-retry', '');
+          b.textContent = 'Retry now';
+          b.addEventListener('click', retry);
+          st.append(' ', b);
+        }
+      },
+    };
+  }
+
+  return {
+    open,
+    close,
+    isOpen,
+    add,
+    busy: (b) => list.setAttribute('aria-busy', String(b)),
+    notice(text) {
+      note.textContent = text;
+    },
+    destroy: () => host.remove(),
+  };
+}
