@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/beckonhq/beckon/internal/bus"
+	"github.com/beckonhq/beckon/internal/chat"
 	"github.com/beckonhq/beckon/internal/clock"
 	"github.com/beckonhq/beckon/internal/config"
 	"github.com/beckonhq/beckon/internal/db"
@@ -27,6 +28,7 @@ import (
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/jobs"
 	"github.com/beckonhq/beckon/internal/secret"
+	"github.com/beckonhq/beckon/internal/visitor"
 	"github.com/beckonhq/beckon/internal/web"
 	"github.com/beckonhq/beckon/internal/workspace"
 )
@@ -43,6 +45,8 @@ type App struct {
 	Secrets    *secret.Keyring // nil when no BECKON_SECRET_KEY is configured (operator CLI commands)
 	Workspaces *workspace.Store
 	Identity   *identity.Service
+	Visitors   *visitor.Service
+	Chat       *chat.Store
 	Web        *web.Server
 }
 
@@ -52,6 +56,9 @@ type Options struct {
 	Hash identity.HashParams
 	// Sender overrides the email sender; nil picks SMTP when BECKON_SMTP_HOST is set, else the log.
 	Sender email.Sender
+	// Visitor overrides options of visitor recording (tests and the demo's browser tests allow
+	// headless browsers).
+	Visitor visitor.Options
 }
 
 // NewLogger returns the logger the configuration asks for, writing to w.
@@ -105,6 +112,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	a.Workspaces = workspace.NewStore(a.DB, a.Clock)
 	a.Identity = identity.NewService(a.DB, a.Clock, a.Mail, identity.Options{
 		BaseURL: cfg.BaseURL, InviteTTL: cfg.InviteTTL, SessionTTL: cfg.SessionTTL, Hash: opt.Hash})
+	if a.Secrets == nil {
+		a.Close()
+		return nil, errors.New("no secret key: set BECKON_SECRET_KEY (visitor tokens and stored secrets need it)")
+	}
+	key, _ := config.KeyBytes(cfg.SecretKey)
+	vopt := opt.Visitor
+	if vopt.GeoIPDB == "" {
+		vopt.GeoIPDB = cfg.GeoIPDB
+	}
+	if a.Visitors, err = visitor.New(a.DB, a.Clock, log, vopt); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Chat = chat.New(a.DB, a.Clock)
+	a.Visitors.OnMerge(a.Chat.MergeHook)
 	proxies, err := config.ParseProxies(cfg.TrustedProxies)
 	if err != nil {
 		a.Close()
@@ -116,6 +138,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		Metrics:       web.NewMetrics(a.Jobs),
 		SecureCookies: cfg.SecureCookies(), MaxBody: cfg.MaxBodySize, MetricsToken: cfg.MetricsToken,
 		TrustedProxies: proxies,
+		Visitors:       a.Visitors, Tokens: visitor.NewTokens(key), Chat: a.Chat, Clock: a.Clock,
 	})
 	return a, nil
 }
@@ -235,6 +258,13 @@ func (a *App) Serve(ctx context.Context, l net.Listener, extra ...Extra) error {
 		defer wg.Done()
 		a.housekeeping(jctx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.Visitors.Run(jctx); err != nil {
+			errc <- fmt.Errorf("visitors: %w", err)
+		}
+	}()
 	for i := range servers {
 		go func(s *http.Server, l net.Listener) {
 			if err := s.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -253,6 +283,10 @@ func (a *App) Serve(ctx context.Context, l net.Listener, extra ...Extra) error {
 	defer cancel()
 	for _, s := range servers {
 		s.Shutdown(sctx)
+	}
+	// Every acknowledged page view is written before the process goes.
+	if err := a.Visitors.Close(sctx); err != nil {
+		a.Log.Error("writing the last page views failed", "err", err)
 	}
 	stopJobs()
 	wg.Wait()

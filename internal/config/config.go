@@ -50,6 +50,7 @@ type Config struct {
 
 	AllowInsecureHTTP bool // serve: accept an http:// BASE_URL (behind a TLS-terminating proxy on a private network)
 
+	GeoIPDB        string // a MaxMind-format database (GeoLite2-City.mmdb …) to locate visitors by IP
 	TrustedProxies string // comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed
 	MetricsToken   string // when set, GET /metrics needs 'Authorization: Bearer <MetricsToken>'; empty: public
 
@@ -88,6 +89,7 @@ func (c *Config) settings() []setting {
 		{"invite-ttl", "lifetime of an invitation's activation link", false, "168h", &c.InviteTTL},
 		{"max-body", "largest JSON request body in bytes", false, "1048576", &c.MaxBodySize},
 		{"allow-insecure-http", "serve: allow an http:// base URL", false, "false", &c.AllowInsecureHTTP},
+		{"geoip-db", "a MaxMind-format database file to locate visitors by IP; without it, by their time zone", false, "", &c.GeoIPDB},
 		{"trusted-proxies", "comma-separated IPs or CIDRs of your reverse proxies; X-Forwarded-For from them names the client", false, "", &c.TrustedProxies},
 		{"metrics-token", "bearer token that GET /metrics requires (Authorization: Bearer …); empty leaves /metrics public", true, "", &c.MetricsToken},
 	}

@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beckonhq/beckon/internal/chat"
 	"github.com/beckonhq/beckon/internal/clock"
 	"github.com/beckonhq/beckon/internal/db"
 	"github.com/beckonhq/beckon/internal/email"
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/jobs"
+	"github.com/beckonhq/beckon/internal/visitor"
 	"github.com/beckonhq/beckon/internal/workspace"
 )
 
@@ -56,6 +58,10 @@ type harness struct {
 	adminToken string
 	mail       *mailbox
 	clk        clock.Clock
+	visitors   *visitor.Service
+	tokens     *visitor.Tokens
+	chat       *chat.Store
+	extra      map[string]string // headers of the next call (callWith)
 }
 
 const adminPassword = "admin password 1"
@@ -77,8 +83,19 @@ func newHarness(t testing.TB, d *db.DB) *harness {
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)
 	h.id = identity.NewService(d, clk, h.mail, identity.Options{BaseURL: h.srv.URL, Hash: identity.TestHashParams})
+	h.visitors, err = visitor.New(d, clk, log, visitor.Options{FlushInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.chat = chat.New(d, clk)
+	h.visitors.OnMerge(h.chat.MergeHook)
+	vctx, stopVisitors := context.WithCancel(context.Background())
+	go h.visitors.Run(vctx)
+	t.Cleanup(func() { h.visitors.Close(context.Background()); stopVisitors() })
+	h.tokens = visitor.NewTokens([]byte("harness secret key, 32 bytes long!"))
 	h.s = New(Deps{Log: log, Identity: h.id, Workspaces: h.wss, Jobs: q, Metrics: NewMetrics(q),
-		Checks: []Check{{Name: "database", Ping: d.Ping}}, MaxBody: 64 << 10})
+		Checks: []Check{{Name: "database", Ping: d.Ping}}, MaxBody: 64 << 10,
+		Visitors: h.visitors, Tokens: h.tokens, Chat: h.chat})
 	h.srv.Config.Handler = h.s
 	h.admin, err = h.id.CreateUser(ctx, d, identity.NewUser{WorkspaceID: h.ws.ID, Email: "admin@acme.example", Role: identity.RoleAdmin,
 		FirstName: "Ada", LastName: "Admin", Password: adminPassword})
@@ -132,6 +149,14 @@ func (r response) errField() string {
 	return s
 }
 
+// callWith is call with extra request headers.
+func (h *harness) callWith(method, path, token string, body any, hdr map[string]string) response {
+	h.t.Helper()
+	h.extra = hdr
+	defer func() { h.extra = nil }()
+	return h.call(method, path, token, body)
+}
+
 // call sends a request with a bearer token (none when token is ""); body is JSON-encoded unless
 // it is a string or []byte, sent as is.
 func (h *harness) call(method, path, token string, body any) response {
@@ -157,6 +182,9 @@ func (h *harness) call(method, path, token string, body any) response {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range h.extra {
+		req.Header.Set(k, v)
 	}
 	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)

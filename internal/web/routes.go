@@ -39,6 +39,19 @@ func (s *Server) routes() []route {
 		{method: "GET", pattern: "/api/v1/jobs/{id}", auth: authAPI, scope: identity.ScopeJobsRead, h: s.apiGetJob},
 		{method: "POST", pattern: "/api/v1/jobs/{id}/retry", auth: authAPI, scope: identity.ScopeJobsWrite, h: s.apiRetryJob},
 
+		// The messenger on customers' sites (API2, docs/MESSENGER-PROTOCOL.md): the scripts, and the
+		// endpoints they call, which check the origin and the visitor token themselves.
+		{method: "GET", pattern: "/js/beckon.js", auth: authPublic, h: s.jsLoader},
+		{method: "GET", pattern: "/js/{file}", auth: authPublic, h: s.jsMessenger},
+		{method: "OPTIONS", pattern: "/m/v1/{path...}", auth: authPublic, h: s.messengerPreflight},
+		{method: "POST", pattern: "/m/v1/hello", auth: authVisitor, h: s.mHello, bodyLimit: MessengerBodyLimit},
+		{method: "POST", pattern: "/m/v1/page", auth: authVisitor, h: s.mPage, bodyLimit: MessengerBodyLimit},
+		{method: "POST", pattern: "/m/v1/heartbeat", auth: authVisitor, h: s.mHeartbeat, bodyLimit: MessengerBodyLimit},
+		{method: "POST", pattern: "/m/v1/leave", auth: authVisitor, h: s.mLeave, bodyLimit: MessengerBodyLimit},
+		{method: "POST", pattern: "/m/v1/consent", auth: authVisitor, h: s.mConsent, bodyLimit: MessengerBodyLimit},
+		{method: "POST", pattern: "/m/v1/messages", auth: authVisitor, h: s.mSendMessage, bodyLimit: MessengerBodyLimit},
+		{method: "GET", pattern: "/m/v1/messages", auth: authVisitor, h: s.mListMessages},
+
 		// Console (server-rendered pages).
 		{method: "GET", pattern: "/static/{file...}", auth: authPublic, h: c.static},
 		{method: "GET", pattern: "/login", auth: authGuest, h: c.loginForm},

@@ -6,6 +6,9 @@ package web
 
 import (
 	"context"
+	"github.com/beckonhq/beckon/internal/chat"
+	"github.com/beckonhq/beckon/internal/clock"
+	"github.com/beckonhq/beckon/internal/visitor"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -42,11 +45,23 @@ type Deps struct {
 	MetricsToken string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (see clientIP).
 	TrustedProxies []netip.Prefix
+
+	// The messenger's side (/m/v1).
+	Visitors *visitor.Service
+	Tokens   *visitor.Tokens // issues and checks visitor tokens
+	Chat     *chat.Store
+	Clock    clock.Clock // default: the system clock
 }
 
 // Server answers every HTTP request of Beckon. It is an http.Handler.
 type Server struct {
 	proxies       []netip.Prefix
+	visitors      *visitor.Service
+	tokens        *visitor.Tokens
+	chat          *chat.Store
+	clock         clock.Clock
+	msgIPs        *limiter // messenger requests per client IP
+	msgVisitors   *limiter // messenger requests per visitor
 	log           *slog.Logger
 	identity      *identity.Service
 	workspaces    *workspace.Store
@@ -76,6 +91,7 @@ const (
 	authAPI                 // an API token, or a console session with its CSRF token for changes: JSON errors
 	authConsole             // a console session: HTML pages, redirect to /login when absent
 	authGuest               // console pages for people not logged in (login, activation): HTML errors
+	authVisitor             // the messenger's endpoints: the handler checks origin and visitor token; JSON errors
 )
 
 // handlerFunc is an HTTP handler that returns its error for the route's kind of answer.
@@ -98,8 +114,13 @@ func New(d Deps) *Server {
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics(nil)
 	}
+	if d.Clock == nil {
+		d.Clock = clock.System{}
+	}
 	s := &Server{log: d.Log, identity: d.Identity, workspaces: d.Workspaces, jobs: d.Jobs, checks: d.Checks,
-		metrics: d.Metrics, metricsToken: d.MetricsToken, proxies: d.TrustedProxies, secureCookies: d.SecureCookies, maxBody: d.MaxBody,
+		metrics: d.Metrics, metricsToken: d.MetricsToken, proxies: d.TrustedProxies,
+		visitors: d.Visitors, tokens: d.Tokens, chat: d.Chat, clock: d.Clock,
+		msgIPs: newLimiter(MessengerIPPerMinute, MessengerIPBurst), msgVisitors: newLimiter(MessengerVisitorPerMinute, MessengerVisitorBurst), secureCookies: d.SecureCookies, maxBody: d.MaxBody,
 		crossOrigin: http.NewCrossOriginProtection(), version: version.Get()}
 	s.console = newConsole(s)
 	s.table = s.routes()
@@ -157,7 +178,7 @@ func (s *Server) wrap(rt route) http.Handler {
 	if limit == 0 {
 		limit = s.maxBody
 	}
-	isJSON := rt.auth == authAPI || (rt.auth == authPublic && isAPI(rt.pattern))
+	isJSON := rt.auth == authAPI || rt.auth == authVisitor || (rt.auth == authPublic && isAPI(rt.pattern))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.securityHeaders(w, isJSON)
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
@@ -223,7 +244,7 @@ type RouteInfo struct {
 
 // Routes lists the route table sorted by pattern and method.
 func (s *Server) Routes() []RouteInfo {
-	names := map[auth]string{authPublic: "public", authAPI: "api", authConsole: "console", authGuest: "guest"}
+	names := map[auth]string{authPublic: "public", authAPI: "api", authConsole: "console", authGuest: "guest", authVisitor: "visitor"}
 	out := make([]RouteInfo, 0, len(s.table))
 	for _, rt := range s.table {
 		out = append(out, RouteInfo{Method: rt.method, Pattern: rt.pattern, Auth: names[rt.auth], Scope: string(rt.scope)})

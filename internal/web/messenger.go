@@ -1,0 +1,467 @@
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"io"
+	"mime"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/beckonhq/beckon/internal/errs"
+	"github.com/beckonhq/beckon/internal/visitor"
+	"github.com/beckonhq/beckon/internal/widget"
+	"github.com/beckonhq/beckon/internal/workspace"
+)
+
+// The messenger's endpoints (/m/v1, API2; docs/MESSENGER-PROTOCOL.md) are called from visitors'
+// browsers on the workspace's own sites. They accept only the workspace's allowed origins, find
+// the visitor by the token the server issued (never by a cookie), cap bodies and rate-limit per
+// client IP and per visitor.
+
+// MessengerBodyLimit caps every /m/v1 request body.
+const MessengerBodyLimit = 16 << 10
+
+// Messenger rate limits: per client IP and per visitor, a minute's allowance and a burst.
+const (
+	MessengerIPPerMinute      = 120
+	MessengerIPBurst          = 60
+	MessengerVisitorPerMinute = 60
+	MessengerVisitorBurst     = 30
+)
+
+// visitorCall is what the messenger middleware found out about a request.
+type visitorCall struct {
+	ws        *workspace.Workspace
+	visitorID string // "" on hello before a visitor exists
+}
+
+type visitorKey struct{}
+
+func callOf(r *http.Request) *visitorCall {
+	c, _ := r.Context().Value(visitorKey{}).(*visitorCall)
+	return c
+}
+
+// messengerPreflight answers CORS preflights of /m/v1. It cannot know the workspace (a preflight
+// carries no body or token), so it allows the asking origin to send; the request itself is then
+// held to the workspace's allowed origins.
+func (s *Server) messengerPreflight(w http.ResponseWriter, r *http.Request) error {
+	if o := r.Header.Get("Origin"); o != "" {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", o)
+		h.Set("Access-Control-Allow-Methods", "GET, POST")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+		h.Set("Access-Control-Max-Age", "600")
+		h.Add("Vary", "Origin")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// allowOrigin checks the request's Origin against the workspace and answers with the CORS headers
+// that let the page read the answer. Without an allowed Origin: errs.Forbidden.
+func allowOrigin(w http.ResponseWriter, r *http.Request, ws *workspace.Workspace) error {
+	o := r.Header.Get("Origin")
+	if o == "" || !ws.OriginAllowed(o) {
+		return errs.E(errs.Forbidden, "this site is not among the workspace's allowed origins")
+	}
+	w.Header().Set("Access-Control-Allow-Origin", o)
+	w.Header().Add("Vary", "Origin")
+	return nil
+}
+
+// limitMessenger spends the client IP's and the visitor's allowance.
+func (s *Server) limitMessenger(r *http.Request, visitorID string) error {
+	ok, wait := s.msgIPs.allow(s.clientIP(r))
+	if ok && visitorID != "" {
+		ok, wait = s.msgVisitors.allow(visitorID)
+	}
+	if ok {
+		return nil
+	}
+	e := errs.E(errs.TooMany, "too many requests; slow down")
+	e.RetryAfter = int(wait/time.Second) + 1
+	return e
+}
+
+// readMessengerJSON reads a body as one JSON object. The messenger sends application/json, and
+// text/plain where a request must stay "simple" (hello, sendBeacon).
+func readMessengerJSON(r *http.Request, v any) ([]byte, error) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/json" && mt != "text/plain" {
+		return nil, errs.E(errs.Malformed, "Content-Type must be application/json or text/plain")
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, jsonError(err)
+	}
+	r.Body = io.NopCloser(strings.NewReader(string(b)))
+	r.Header.Set("Content-Type", "application/json")
+	return b, decodeJSON(r, v)
+}
+
+// messengerAuth authenticates a /m/v1 request other than hello: the visitor token (from the
+// Authorization header, or the body's visitor_token for sendBeacon) names the site; the Origin
+// must be the workspace's; the token must verify. It returns the request with the visitor call.
+func (s *Server) messengerAuth(w http.ResponseWriter, r *http.Request, bodyToken string) (*http.Request, error) {
+	tok := bodyToken
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, t, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return r, errs.E(errs.Unauthenticated, "send the visitor token as 'Authorization: Bearer <token>'")
+		}
+		tok = strings.TrimSpace(t)
+	}
+	site := visitor.Site(tok)
+	if site == "" {
+		return r, errs.E(errs.Unauthenticated, "a visitor token is required; start with hello")
+	}
+	ws, err := s.workspaces.BySiteID(r.Context(), site)
+	if errs.Is(err, errs.NotFound) {
+		return r, errs.E(errs.Unauthenticated, "the visitor token is not valid; start again with hello")
+	}
+	if err != nil {
+		return r, err
+	}
+	if err := allowOrigin(w, r, ws); err != nil {
+		return r, err
+	}
+	vid, err := s.tokens.Verify(site, tok, s.clock.Now(), time.Duration(ws.Settings.CookieDays)*24*time.Hour)
+	if err != nil {
+		return r, err
+	}
+	if err := s.limitMessenger(r, vid); err != nil {
+		return r, err
+	}
+	return r.WithContext(context.WithValue(r.Context(), visitorKey{}, &visitorCall{ws: ws, visitorID: vid})), nil
+}
+
+// messengerSettings is what hello tells the messenger about the workspace.
+type messengerSettings struct {
+	Color                string `json:"color"`
+	Position             string `json:"position"`
+	LauncherText         string `json:"launcher_text"`
+	ZIndex               int    `json:"z_index"`
+	Greeting             string `json:"greeting"`
+	ConsentRequired      bool   `json:"consent_required"`
+	CookieDays           int    `json:"cookie_days"`
+	IdentityVerification bool   `json:"identity_verification"`
+}
+
+func settingsFor(ws *workspace.Workspace) messengerSettings {
+	st := ws.Settings
+	return messengerSettings{Color: st.Messenger.Color, Position: st.Messenger.Position, LauncherText: st.Messenger.LauncherText,
+		ZIndex: st.Messenger.ZIndex, Greeting: st.Messenger.Greeting, ConsentRequired: st.ConsentRequired,
+		CookieDays: st.CookieDays, IdentityVerification: st.IdentityVerification}
+}
+
+type helloIn struct {
+	SiteID       string       `json:"site_id"`
+	VisitorToken string       `json:"visitor_token"`
+	Page         visitor.Page `json:"page"`
+	TimeZone     string       `json:"time_zone"`
+	Language     string       `json:"language"`
+	Screen       *struct {
+		W int `json:"w"`
+		H int `json:"h"`
+	} `json:"screen"`
+	Webdriver bool   `json:"webdriver"`
+	Consent   string `json:"consent"`
+}
+
+type conversationRef struct {
+	ID      string `json:"id"`
+	LastSeq int64  `json:"last_seq"`
+}
+
+type helloOut struct {
+	VisitorToken    string            `json:"visitor_token"`
+	VisitorID       string            `json:"visitor_id,omitempty"`
+	SessionID       string            `json:"session_id,omitempty"`
+	NewSession      bool              `json:"new_session"`
+	Settings        messengerSettings `json:"settings"`
+	Conversation    *conversationRef  `json:"conversation"`
+	Bot             bool              `json:"bot"`
+	ConsentRequired bool              `json:"consent_required,omitempty"`
+}
+
+// mHello starts (or resumes) a visitor's page: it records the page view and answers the token,
+// the session and the messenger's settings.
+func (s *Server) mHello(w http.ResponseWriter, r *http.Request) error {
+	var in helloIn
+	if _, err := readMessengerJSON(r, &in); err != nil {
+		return err
+	}
+	ws, err := s.workspaces.BySiteID(r.Context(), strings.TrimSpace(in.SiteID))
+	if err != nil {
+		if errs.Is(err, errs.NotFound) {
+			return errs.Field(errs.NotFound, "site_id", "no such site")
+		}
+		return err
+	}
+	if err := allowOrigin(w, r, ws); err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	maxAge := time.Duration(ws.Settings.CookieDays) * 24 * time.Hour
+	vid := ""
+	if in.VisitorToken != "" {
+		if v, err := s.tokens.Verify(ws.SiteID, in.VisitorToken, now, maxAge); err == nil {
+			vid = v // an invalid or expired token just starts a new visitor
+		}
+	}
+	if err := s.limitMessenger(r, vid); err != nil {
+		return err
+	}
+	out := helloOut{Settings: settingsFor(ws)}
+	switch in.Consent {
+	case "", "granted", "denied":
+	default:
+		return errs.Field(errs.Invalid, "consent", "must be granted, denied or empty")
+	}
+	if ws.Settings.ConsentRequired && in.Consent != "granted" {
+		if in.Consent == "denied" && vid != "" {
+			if err := s.visitors.SetConsent(r.Context(), ws.ID, vid, false); err != nil && !errs.Is(err, errs.NotFound) {
+				return err
+			}
+		}
+		out.ConsentRequired = true
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+	ip, _ := netip.ParseAddr(s.clientIP(r))
+	res, err := s.visitors.Hello(r.Context(), visitor.HelloInput{WorkspaceID: ws.ID, VisitorID: vid, Page: in.Page,
+		TimeZone: in.TimeZone, Language: in.Language, UserAgent: r.UserAgent(), IP: ip, Webdriver: in.Webdriver})
+	if err != nil {
+		return err
+	}
+	if res.Bot {
+		out.Bot = true
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+	if in.Consent == "granted" && ws.Settings.ConsentRequired {
+		if err := s.visitors.SetConsent(r.Context(), ws.ID, res.VisitorID, true); err != nil {
+			return err
+		}
+	}
+	out.VisitorID, out.SessionID, out.NewSession = res.VisitorID, res.SessionID, res.NewSession
+	out.VisitorToken = in.VisitorToken
+	if res.VisitorID != vid || tokenOld(in.VisitorToken, now) {
+		out.VisitorToken = s.tokens.Issue(ws.SiteID, res.VisitorID, now)
+	}
+	conv, err := s.chat.OpenConversation(r.Context(), ws.ID, res.VisitorID)
+	if err != nil {
+		return err
+	}
+	if conv != nil {
+		out.Conversation = &conversationRef{ID: conv.ID, LastSeq: conv.LastSeq}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// tokenOld reports whether a token was issued more than a day ago: hello then renews it, so the
+// cookie lifetime counts from the last visit.
+func tokenOld(tok string, now time.Time) bool {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 5 {
+		return true
+	}
+	secs, err := strconv.ParseInt(parts[3], 10, 64)
+	return err != nil || now.Unix()-secs > 86400
+}
+
+// mPage records an SPA route change.
+func (s *Server) mPage(w http.ResponseWriter, r *http.Request) error {
+	var p visitor.Page
+	if _, err := readMessengerJSON(r, &p); err != nil {
+		return err
+	}
+	r, err := s.messengerAuth(w, r, "")
+	if err != nil {
+		return err
+	}
+	c := callOf(r)
+	if _, err := s.visitors.PageView(r.Context(), c.ws.ID, c.visitorID, p); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// mHeartbeat keeps the visitor's session open while a page is visible.
+func (s *Server) mHeartbeat(w http.ResponseWriter, r *http.Request) error {
+	var in struct{}
+	if r.ContentLength != 0 {
+		if _, err := readMessengerJSON(r, &in); err != nil {
+			return err
+		}
+	}
+	r, err := s.messengerAuth(w, r, "")
+	if err != nil {
+		return err
+	}
+	c := callOf(r)
+	if _, err := s.visitors.Heartbeat(r.Context(), c.ws.ID, c.visitorID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// mLeave records that a page closed; sent with sendBeacon, so the token is in the body.
+func (s *Server) mLeave(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		VisitorToken string `json:"visitor_token"`
+	}
+	if r.ContentLength != 0 {
+		if _, err := readMessengerJSON(r, &in); err != nil {
+			return err
+		}
+	}
+	r, err := s.messengerAuth(w, r, in.VisitorToken)
+	if err != nil {
+		return err
+	}
+	c := callOf(r)
+	if _, err := s.visitors.Leave(r.Context(), c.ws.ID, c.visitorID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// mConsent records the visitor's answer to the cookie question.
+func (s *Server) mConsent(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Granted *bool `json:"granted"`
+	}
+	if _, err := readMessengerJSON(r, &in); err != nil {
+		return err
+	}
+	if in.Granted == nil {
+		return errs.Field(errs.Invalid, "granted", "is required: true or false")
+	}
+	r, err := s.messengerAuth(w, r, "")
+	if err != nil {
+		return err
+	}
+	c := callOf(r)
+	if err := s.visitors.SetConsent(r.Context(), c.ws.ID, c.visitorID, *in.Granted); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// mSendMessage stores a visitor's message.
+func (s *Server) mSendMessage(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Text     string `json:"text"`
+		ClientID string `json:"client_id"`
+	}
+	if _, err := readMessengerJSON(r, &in); err != nil {
+		return err
+	}
+	r, err := s.messengerAuth(w, r, "")
+	if err != nil {
+		return err
+	}
+	c := callOf(r)
+	conv, msg, first, err := s.chat.VisitorMessage(r.Context(), c.ws.ID, c.visitorID, in.Text, in.ClientID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.visitors.Touch(r.Context(), c.ws.ID, c.visitorID); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"conversation_id": conv.ID, "message": msg, "first": first})
+	return nil
+}
+
+// mListMessages returns the messages of the visitor's open conversation after ?after=.
+func (s *Server) mListMessages(w http.ResponseWriter, r *http.Request) error {
+	r, err := s.messengerAuth(w, r, "")
+	if err != nil {
+		return err
+	}
+	c := callOf(r)
+	after := int64(0)
+	if v := r.URL.Query().Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return errs.Field(errs.Invalid, "after", "must be a sequence number (0 or more)")
+		}
+		after = n
+	}
+	conv, err := s.chat.OpenConversation(r.Context(), c.ws.ID, c.visitorID)
+	if err != nil {
+		return err
+	}
+	if conv == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"conversation_id": nil, "messages": []any{}})
+		return nil
+	}
+	msgs, err := s.chat.Messages(r.Context(), c.ws.ID, c.visitorID, conv.ID, after, 200)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"conversation_id": conv.ID, "messages": msgs})
+	return nil
+}
+
+// serveScript serves a widget asset: immutable for a year when the URL names its current hash,
+// briefly cacheable otherwise (an old snippet still gets today's loader). Scripts must load on
+// other sites: Cross-Origin-Resource-Policy says so.
+func serveScript(w http.ResponseWriter, r *http.Request, body []byte, hash, version, ctype string) {
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Del("Content-Security-Policy")
+	h.Del("X-Frame-Options")
+	if version != "" && subtle.ConstantTimeCompare([]byte(version), []byte(hash)) == 1 {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "public, max-age=300")
+	}
+	h.Set("ETag", `"`+hash+`"`)
+	if match := r.Header.Get("If-None-Match"); match == `"`+hash+`"` {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Write(body)
+}
+
+func (s *Server) jsLoader(w http.ResponseWriter, r *http.Request) error {
+	body, hash := widget.Loader()
+	serveScript(w, r, body, hash, r.URL.Query().Get("v"), "text/javascript; charset=utf-8")
+	return nil
+}
+
+// jsMessenger serves /js/messenger.<hash>.js and /js/messenger.<hash>.css.
+func (s *Server) jsMessenger(w http.ResponseWriter, r *http.Request) error {
+	name, ok := strings.CutPrefix(r.PathValue("file"), "messenger.")
+	if !ok {
+		return errs.NotFoundf("no such file")
+	}
+	var body []byte
+	var hash, ctype, ver string
+	switch {
+	case strings.HasSuffix(name, ".js"):
+		body, hash = widget.Messenger()
+		ctype, ver = "text/javascript; charset=utf-8", strings.TrimSuffix(name, ".js")
+	case strings.HasSuffix(name, ".css"):
+		body, hash = widget.Stylesheet()
+		ctype, ver = "text/css; charset=utf-8", strings.TrimSuffix(name, ".css")
+	default:
+		return errs.NotFoundf("no such file")
+	}
+	serveScript(w, r, body, hash, ver, ctype)
+	return nil
+}
