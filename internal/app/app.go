@@ -25,7 +25,9 @@ import (
 	"github.com/beckonhq/beckon/internal/config"
 	"github.com/beckonhq/beckon/internal/db"
 	"github.com/beckonhq/beckon/internal/email"
+	"github.com/beckonhq/beckon/internal/field"
 	"github.com/beckonhq/beckon/internal/identity"
+	"github.com/beckonhq/beckon/internal/idverify"
 	"github.com/beckonhq/beckon/internal/jobs"
 	"github.com/beckonhq/beckon/internal/secret"
 	"github.com/beckonhq/beckon/internal/visitor"
@@ -47,6 +49,7 @@ type App struct {
 	Identity   *identity.Service
 	Visitors   *visitor.Service
 	Chat       *chat.Store
+	Fields     *field.Store
 	Web        *web.Server
 }
 
@@ -126,7 +129,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		return nil, err
 	}
 	a.Chat = chat.New(a.DB, a.Clock)
+	a.Fields = field.NewStore(a.DB, a.Clock)
 	a.Visitors.OnMerge(a.Chat.MergeHook)
+	a.Visitors.OnMerge(a.Fields.MergeHook)
 	proxies, err := config.ParseProxies(cfg.TrustedProxies)
 	if err != nil {
 		a.Close()
@@ -139,6 +144,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		SecureCookies: cfg.SecureCookies(), MaxBody: cfg.MaxBodySize, MetricsToken: cfg.MetricsToken,
 		TrustedProxies: proxies,
 		Visitors:       a.Visitors, Tokens: visitor.NewTokens(key), Chat: a.Chat, Clock: a.Clock,
+		Fields: a.Fields, DB: a.DB, Secrets: a.Secrets,
 	})
 	return a, nil
 }
@@ -306,6 +312,9 @@ func (a *App) housekeeping(ctx context.Context) {
 			a.Log.Warn("pruning old jobs failed", "err", err)
 		} else if n > 0 {
 			a.Log.Info("pruned old jobs", "deleted", n)
+		}
+		if _, err := idverify.PurgeExpired(ctx, a.DB, a.Clock.Now()); err != nil && ctx.Err() == nil {
+			a.Log.Warn("purging used identity tokens failed", "err", err)
 		}
 		if n, err := a.Identity.Purge(ctx); err != nil && ctx.Err() == nil {
 			a.Log.Warn("purging expired sessions and links failed", "err", err)

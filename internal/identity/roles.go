@@ -43,18 +43,20 @@ const (
 	ScopeJobsRead       Scope = "jobs:read"
 	ScopeJobsWrite      Scope = "jobs:write"
 	ScopeProfileWrite   Scope = "profile:write" // change one's own profile and photo
+	ScopeFieldsRead     Scope = "fields:read"   // visitor field definitions
+	ScopeFieldsWrite    Scope = "fields:write"  // create and change custom fields and field rules
 )
 
 // AllScopes lists every scope.
 var AllScopes = []Scope{ScopeUsersRead, ScopeUsersWrite, ScopeWorkspaceRead, ScopeWorkspaceWrite,
-	ScopeTokensRead, ScopeTokensWrite, ScopeJobsRead, ScopeJobsWrite, ScopeProfileWrite}
+	ScopeTokensRead, ScopeTokensWrite, ScopeJobsRead, ScopeJobsWrite, ScopeProfileWrite, ScopeFieldsRead, ScopeFieldsWrite}
 
 // roleScopes is what each role may do. A rep manages their own profile and tokens (the handlers
 // check ownership) and reads colleagues and the workspace.
 var roleScopes = map[Role][]Scope{
 	RoleAdmin:        AllScopes,
-	RoleRep:          {ScopeUsersRead, ScopeWorkspaceRead, ScopeTokensRead, ScopeTokensWrite, ScopeProfileWrite},
-	RoleMeetingsOnly: {ScopeUsersRead, ScopeWorkspaceRead, ScopeTokensRead, ScopeTokensWrite, ScopeProfileWrite},
+	RoleRep:          {ScopeUsersRead, ScopeWorkspaceRead, ScopeTokensRead, ScopeTokensWrite, ScopeProfileWrite, ScopeFieldsRead},
+	RoleMeetingsOnly: {ScopeUsersRead, ScopeWorkspaceRead, ScopeTokensRead, ScopeTokensWrite, ScopeProfileWrite, ScopeFieldsRead},
 }
 
 // RoleAllows reports whether role r grants scope s (a write scope grants its read).

@@ -16,8 +16,10 @@ import (
 	"github.com/beckonhq/beckon/internal/clock"
 	"github.com/beckonhq/beckon/internal/db"
 	"github.com/beckonhq/beckon/internal/email"
+	"github.com/beckonhq/beckon/internal/field"
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/jobs"
+	"github.com/beckonhq/beckon/internal/secret"
 	"github.com/beckonhq/beckon/internal/visitor"
 	"github.com/beckonhq/beckon/internal/workspace"
 )
@@ -61,6 +63,8 @@ type harness struct {
 	visitors   *visitor.Service
 	tokens     *visitor.Tokens
 	chat       *chat.Store
+	fields     *field.Store
+	secrets    *secret.Keyring
 	extra      map[string]string // headers of the next call (callWith)
 }
 
@@ -88,14 +92,17 @@ func newHarness(t testing.TB, d *db.DB) *harness {
 		t.Fatal(err)
 	}
 	h.chat = chat.New(d, clk)
+	h.fields = field.NewStore(d, clk)
 	h.visitors.OnMerge(h.chat.MergeHook)
+	h.visitors.OnMerge(h.fields.MergeHook)
+	h.secrets, _ = secret.NewKeyring([]byte("harness keyring key, 32 bytes long"))
 	vctx, stopVisitors := context.WithCancel(context.Background())
 	go h.visitors.Run(vctx)
 	t.Cleanup(func() { h.visitors.Close(context.Background()); stopVisitors() })
 	h.tokens = visitor.NewTokens([]byte("harness secret key, 32 bytes long!"))
 	h.s = New(Deps{Log: log, Identity: h.id, Workspaces: h.wss, Jobs: q, Metrics: NewMetrics(q),
 		Checks: []Check{{Name: "database", Ping: d.Ping}}, MaxBody: 64 << 10,
-		Visitors: h.visitors, Tokens: h.tokens, Chat: h.chat})
+		Visitors: h.visitors, Tokens: h.tokens, Chat: h.chat, Fields: h.fields, DB: d, Secrets: h.secrets})
 	h.srv.Config.Handler = h.s
 	h.admin, err = h.id.CreateUser(ctx, d, identity.NewUser{WorkspaceID: h.ws.ID, Email: "admin@acme.example", Role: identity.RoleAdmin,
 		FirstName: "Ada", LastName: "Admin", Password: adminPassword})

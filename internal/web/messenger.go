@@ -3,13 +3,18 @@ package web
 import (
 	"context"
 	"crypto/subtle"
+	"database/sql"
 	"io"
 	"mime"
 	"net/http"
 	"net/netip"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/beckonhq/beckon/internal/field"
+	"github.com/beckonhq/beckon/internal/idverify"
 
 	"github.com/beckonhq/beckon/internal/errs"
 	"github.com/beckonhq/beckon/internal/visitor"
@@ -70,6 +75,7 @@ func allowOrigin(w http.ResponseWriter, r *http.Request, ws *workspace.Workspace
 		return errs.E(errs.Forbidden, "this site is not among the workspace's allowed origins")
 	}
 	w.Header().Set("Access-Control-Allow-Origin", o)
+	w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
 	w.Header().Add("Vary", "Origin")
 	return nil
 }
@@ -150,13 +156,15 @@ type messengerSettings struct {
 	ConsentRequired      bool   `json:"consent_required"`
 	CookieDays           int    `json:"cookie_days"`
 	IdentityVerification bool   `json:"identity_verification"`
+	Title                string `json:"title"`
+	Subtitle             string `json:"subtitle"`
 }
 
 func settingsFor(ws *workspace.Workspace) messengerSettings {
 	st := ws.Settings
 	return messengerSettings{Color: st.Messenger.Color, Position: st.Messenger.Position, LauncherText: st.Messenger.LauncherText,
 		ZIndex: st.Messenger.ZIndex, Greeting: st.Messenger.Greeting, ConsentRequired: st.ConsentRequired,
-		CookieDays: st.CookieDays, IdentityVerification: st.IdentityVerification}
+		CookieDays: st.CookieDays, IdentityVerification: st.IdentityVerification, Title: ws.Name}
 }
 
 type helloIn struct {
@@ -223,13 +231,14 @@ func (s *Server) mHello(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return errs.Field(errs.Invalid, "consent", "must be granted, denied or empty")
 	}
-	if ws.Settings.ConsentRequired && in.Consent != "granted" {
+	// An opt-out, or no consent where it is required: nothing is stored, no token issued.
+	if in.Consent == "denied" || (ws.Settings.ConsentRequired && in.Consent != "granted") {
 		if in.Consent == "denied" && vid != "" {
 			if err := s.visitors.SetConsent(r.Context(), ws.ID, vid, false); err != nil && !errs.Is(err, errs.NotFound) {
 				return err
 			}
 		}
-		out.ConsentRequired = true
+		out.ConsentRequired = ws.Settings.ConsentRequired
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
@@ -404,7 +413,7 @@ func (s *Server) mListMessages(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if conv == nil {
-		writeJSON(w, http.StatusOK, map[string]any{"conversation_id": nil, "messages": []any{}})
+		writeJSON(w, http.StatusOK, map[string]any{"conversation_id": "", "messages": []any{}})
 		return nil
 	}
 	msgs, err := s.chat.Messages(r.Context(), c.ws.ID, c.visitorID, conv.ID, after, 200)
@@ -413,6 +422,124 @@ func (s *Server) mListMessages(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"conversation_id": conv.ID, "messages": msgs})
 	return nil
+}
+
+// fieldsIn is the body of identify and form.
+type fieldsIn struct {
+	Fields    map[string]string `json:"fields"`
+	Signature string            `json:"signature"`
+}
+
+// mIdentify identifies the visitor (beckon('identify')): with identity verification on, only with
+// a token the customer's server signed (SEC3), whose claims then win over the page's fields.
+func (s *Server) mIdentify(w http.ResponseWriter, r *http.Request) error {
+	return s.captureFields(w, r, field.SourceAPI, true)
+}
+
+// mForm captures a website form's fields (beckon('saveFormData')).
+func (s *Server) mForm(w http.ResponseWriter, r *http.Request) error {
+	return s.captureFields(w, r, field.SourceForm, false)
+}
+
+// captureFields stores visitor fields from source and, when they hold an email, identifies the
+// visitor by it, merging with an earlier record of the same person (V4) — all in one
+// transaction. Keys that are not fields of the workspace are ignored and listed in the answer.
+func (s *Server) captureFields(w http.ResponseWriter, r *http.Request, source field.Source, identify bool) error {
+	var in fieldsIn
+	if _, err := readMessengerJSON(r, &in); err != nil {
+		return err
+	}
+	if len(in.Fields) > 100 {
+		return errs.Field(errs.Invalid, "fields", "at most 100 fields at once")
+	}
+	r, err := s.messengerAuth(w, r, "")
+	if err != nil {
+		return err
+	}
+	c := callOf(r)
+	ctx := r.Context()
+	values := map[string]string{}
+	for k, v := range in.Fields {
+		if v = strings.TrimSpace(v); v != "" {
+			values[k] = v
+		}
+	}
+	now := s.clock.Now()
+	verified := identify && c.ws.Settings.IdentityVerification
+	if identify && !verified && in.Signature != "" {
+		return errs.Field(errs.Invalid, "signature", "identity verification is off for this workspace: send no signature, or switch it on")
+	}
+	if verified && in.Signature == "" {
+		return errs.Field(errs.Unauthenticated, "signature", "identity verification is on: identify needs a token signed by your server")
+	}
+	defs, err := s.fields.List(ctx, c.ws.ID)
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, d := range defs {
+		known[d.Key] = true
+	}
+	ignored := []string{}
+	for k := range values {
+		if !known[k] {
+			ignored = append(ignored, k)
+			delete(values, k)
+		}
+	}
+	sort.Strings(ignored)
+	var secretKey []byte
+	if verified {
+		if secretKey, err = s.workspaces.IdentitySecret(ctx, c.ws.ID, s.secrets); err != nil {
+			return err
+		}
+	}
+	survivor := c.visitorID
+	var changed []string
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if verified {
+			claims, err := idverify.Verify(ctx, tx, c.ws.ID, secretKey, in.Signature, now)
+			if err != nil {
+				return err
+			}
+			if e, ok := values["email"]; ok && !strings.EqualFold(e, claims.Email) {
+				return errs.Field(errs.Unauthenticated, "signature", "the email does not match the signed token's")
+			}
+			for k, v := range claims.Fields {
+				if known[k] && strings.TrimSpace(v) != "" {
+					values[k] = strings.TrimSpace(v)
+				}
+			}
+			values["email"] = claims.Email
+		}
+		var err error
+		if changed, err = s.fields.Set(ctx, tx, c.ws.ID, c.visitorID, source, values); err != nil {
+			return err
+		}
+		if email := values["email"]; email != "" {
+			survivor, err = s.visitors.Identify(ctx, tx, c.ws.ID, c.visitorID, email)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := s.visitors.Touch(ctx, c.ws.ID, survivor); err != nil {
+		return err
+	}
+	out := map[string]any{"visitor_id": survivor, "fields_captured": nonNil(changed), "ignored_fields": ignored}
+	if survivor != c.visitorID {
+		out["visitor_token"] = s.tokens.Issue(c.ws.SiteID, survivor, now)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // serveScript serves a widget asset: immutable for a year when the URL names its current hash,

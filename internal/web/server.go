@@ -8,6 +8,9 @@ import (
 	"context"
 	"github.com/beckonhq/beckon/internal/chat"
 	"github.com/beckonhq/beckon/internal/clock"
+	"github.com/beckonhq/beckon/internal/db"
+	"github.com/beckonhq/beckon/internal/field"
+	"github.com/beckonhq/beckon/internal/secret"
 	"github.com/beckonhq/beckon/internal/visitor"
 	"log/slog"
 	"net/http"
@@ -50,7 +53,10 @@ type Deps struct {
 	Visitors *visitor.Service
 	Tokens   *visitor.Tokens // issues and checks visitor tokens
 	Chat     *chat.Store
-	Clock    clock.Clock // default: the system clock
+	Fields   *field.Store
+	DB       *db.DB          // transactions that span domains (identify: fields, then merge)
+	Secrets  *secret.Keyring // opens sealed secrets (identity verification)
+	Clock    clock.Clock     // default: the system clock
 }
 
 // Server answers every HTTP request of Beckon. It is an http.Handler.
@@ -59,6 +65,9 @@ type Server struct {
 	visitors      *visitor.Service
 	tokens        *visitor.Tokens
 	chat          *chat.Store
+	fields        *field.Store
+	db            *db.DB
+	secrets       *secret.Keyring
 	clock         clock.Clock
 	msgIPs        *limiter // messenger requests per client IP
 	msgVisitors   *limiter // messenger requests per visitor
@@ -119,7 +128,7 @@ func New(d Deps) *Server {
 	}
 	s := &Server{log: d.Log, identity: d.Identity, workspaces: d.Workspaces, jobs: d.Jobs, checks: d.Checks,
 		metrics: d.Metrics, metricsToken: d.MetricsToken, proxies: d.TrustedProxies,
-		visitors: d.Visitors, tokens: d.Tokens, chat: d.Chat, clock: d.Clock,
+		visitors: d.Visitors, tokens: d.Tokens, chat: d.Chat, fields: d.Fields, db: d.DB, secrets: d.Secrets, clock: d.Clock,
 		msgIPs: newLimiter(MessengerIPPerMinute, MessengerIPBurst), msgVisitors: newLimiter(MessengerVisitorPerMinute, MessengerVisitorBurst), secureCookies: d.SecureCookies, maxBody: d.MaxBody,
 		crossOrigin: http.NewCrossOriginProtection(), version: version.Get()}
 	s.console = newConsole(s)

@@ -1,0 +1,145 @@
+package web
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/beckonhq/beckon/internal/db"
+	"github.com/beckonhq/beckon/internal/idverify"
+	"github.com/beckonhq/beckon/internal/testkit"
+	"github.com/beckonhq/beckon/internal/workspace"
+)
+
+// TestIdentifyMergesOnePerson: the same person on two browsers becomes one visitor when both
+// give their email; the conversation and fields of the second join the first (V4).
+func TestIdentifyMergesOnePerson(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		h := visitorHarness(t, d)
+		laptop := h.hello(t, nil)
+		phone := h.hello(t, nil)
+		lt, pt := laptop.json["visitor_token"].(string), phone.json["visitor_token"].(string)
+		r := h.m("POST", "/m/v1/form", lt, map[string]any{"fields": map[string]string{"email": "Ada@Acme.example", "company": "Acme", "message": "ignored"}}, siteOrigin)
+		if r.status != 200 || r.json["visitor_id"] != laptop.json["visitor_id"] {
+			t.Fatalf("form: %d %s", r.status, r.body)
+		}
+		if ig, _ := r.json["ignored_fields"].([]any); len(ig) != 1 || ig[0] != "message" {
+			t.Fatalf("ignored fields: %s", r.body)
+		}
+		if fc, _ := r.json["fields_captured"].([]any); len(fc) != 2 {
+			t.Fatalf("fields captured: %s", r.body)
+		}
+		h.m("POST", "/m/v1/messages", pt, map[string]string{"text": "from my phone"}, siteOrigin)
+		r = h.m("POST", "/m/v1/identify", pt, map[string]any{"fields": map[string]string{"email": "ada@acme.example", "first_name": "Ada"}}, siteOrigin)
+		if r.status != 200 || r.json["visitor_id"] != laptop.json["visitor_id"] {
+			t.Fatalf("identify on the phone did not merge into the laptop's visitor: %s", r.body)
+		}
+		newTok, _ := r.json["visitor_token"].(string)
+		if newTok == "" {
+			t.Fatalf("no token for the surviving visitor: %s", r.body)
+		}
+		// The phone's conversation now belongs to the survivor, and both fields are there.
+		msgs := h.m("GET", "/m/v1/messages", newTok, nil, siteOrigin)
+		if list, _ := msgs.json["messages"].([]any); len(list) != 1 {
+			t.Fatalf("conversation after merge: %s", msgs.body)
+		}
+		vals, err := h.fields.Values(context.Background(), h.ws.ID, laptop.json["visitor_id"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, v := range vals {
+			got[v.Key] = v.Value
+		}
+		if got["email"] != "ada@acme.example" || got["company"] != "Acme" || got["first_name"] != "Ada" {
+			t.Fatalf("fields after merge: %v", got)
+		}
+		// The old token still works: its visitor is followed to the survivor.
+		if r := h.m("POST", "/m/v1/page", pt, map[string]string{"url": siteOrigin + "/after"}, siteOrigin); r.status != 204 {
+			t.Fatalf("old token after merge: %d %s", r.status, r.body)
+		}
+		if r := h.m("POST", "/m/v1/form", lt, map[string]any{"fields": map[string]string{"email": "not an email"}}, siteOrigin); r.status != 422 || r.errField() != "email" {
+			t.Fatalf("bad email: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// TestIdentityVerification: with verification on, identify needs a fresh token signed with the
+// workspace secret; forged, expired, replayed and mismatched ones are refused and change nothing.
+func TestIdentityVerification(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		h := visitorHarness(t, d)
+		ctx := context.Background()
+		r := h.call("POST", "/api/v1/workspace/identity-secret", h.adminToken, nil)
+		sec, _ := r.json["secret"].(string)
+		if r.status != 201 || len(sec) < 40 {
+			t.Fatalf("secret: %d %s", r.status, r.body)
+		}
+		on := true
+		if _, err := h.wss.Update(ctx, h.ws.ID, workspace.Patch{Settings: &workspace.SettingsPatch{IdentityVerification: &on}}); err != nil {
+			t.Fatal(err)
+		}
+		tok := h.hello(t, nil).json["visitor_token"].(string)
+		now := time.Now()
+		sign := func(secret, email, jti string, exp time.Time) string {
+			return idverify.Sign([]byte(secret), idverify.Claims{Email: email, JTI: jti, IssuedAt: now.Add(-time.Minute), ExpiresAt: exp,
+				Fields: map[string]string{"company": "Acme Verified"}})
+		}
+		good := sign(sec, "ada@acme.example", "jti-00000001", now.Add(10*time.Minute))
+		for _, tc := range []struct {
+			name string
+			body map[string]any
+		}{
+			{"no signature", map[string]any{"fields": map[string]string{"email": "ada@acme.example"}}},
+			{"wrong secret", map[string]any{"fields": map[string]string{}, "signature": sign("another secret that is long enough to use ok", "ada@acme.example", "jti-00000002", now.Add(time.Minute))}},
+			{"expired", map[string]any{"fields": map[string]string{}, "signature": sign(sec, "ada@acme.example", "jti-00000003", now.Add(-time.Second))}},
+			{"email differs", map[string]any{"fields": map[string]string{"email": "ceo@acme.example"}, "signature": good}},
+		} {
+			r := h.m("POST", "/m/v1/identify", tok, tc.body, siteOrigin)
+			if r.status != 401 || r.errField() != "signature" {
+				t.Errorf("%s: %d %s", tc.name, r.status, r.body)
+			}
+		}
+		r = h.m("POST", "/m/v1/identify", tok, map[string]any{"fields": map[string]string{"first_name": "Ada"}, "signature": good}, siteOrigin)
+		if r.status != 200 {
+			t.Fatalf("signed identify: %d %s", r.status, r.body)
+		}
+		if again := h.m("POST", "/m/v1/identify", tok, map[string]any{"fields": map[string]string{}, "signature": good}, siteOrigin); again.status != 401 {
+			t.Fatalf("replayed token accepted: %d %s", again.status, again.body)
+		}
+		vals, _ := h.fields.Values(ctx, h.ws.ID, r.json["visitor_id"].(string))
+		got := map[string]string{}
+		for _, v := range vals {
+			got[v.Key] = v.Value
+		}
+		if got["email"] != "ada@acme.example" || got["company"] != "Acme Verified" || got["first_name"] != "Ada" {
+			t.Fatalf("verified fields: %v", got)
+		}
+	})
+}
+
+func TestFieldsAPI(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		h := newHarness(t, d)
+		r := h.call("POST", "/api/v1/fields", h.adminToken, map[string]any{"key": "plan", "label": "Plan", "type": "picklist", "options": []string{"Team", "Business"}})
+		if r.status != 201 || r.json["key"] != "plan" {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		if r := h.call("POST", "/api/v1/fields", h.adminToken, map[string]any{"key": "email", "label": "E", "type": "text"}); r.status != 409 && r.status != 422 {
+			t.Fatalf("standard key reused: %d %s", r.status, r.body)
+		}
+		if r := h.call("PATCH", "/api/v1/fields/email", h.adminToken, map[string]any{"precedence": []string{"visitor", "crm"}}); r.status != 200 {
+			t.Fatalf("reorder email precedence: %d %s", r.status, r.body)
+		}
+		list := h.call("GET", "/api/v1/fields", h.adminToken, nil)
+		if data, _ := list.json["data"].([]any); len(data) < 13 {
+			t.Fatalf("list: %s", list.body)
+		}
+		if r := h.call("DELETE", "/api/v1/fields/plan", h.adminToken, nil); r.status != 204 {
+			t.Fatalf("delete: %d %s", r.status, r.body)
+		}
+		if r := h.call("DELETE", "/api/v1/fields/email", h.adminToken, nil); r.status != 409 {
+			t.Fatalf("delete a standard field: %d %s", r.status, r.body)
+		}
+	})
+}
