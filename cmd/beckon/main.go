@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html/template"
 	"io"
 	"log/slog"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"github.com/beckonhq/beckon/internal/demo"
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/version"
+	"github.com/beckonhq/beckon/internal/widget"
 	"github.com/beckonhq/beckon/internal/workspace"
 )
 
@@ -196,7 +198,8 @@ Beckon demo is running.
 Details are in %s. Stop with Ctrl-C; run again to continue where you left off.
 
 `, info.ConsoleURL, info.SiteURL, info.AdminEmail, info.AdminPassword, info.APIToken, filepath.Join(cfg.DataDir, "demo.json"))
-	return a.Serve(ctx, l, app.Extra{Listener: sl, Handler: demo.Site(siteURL, "")})
+	snippet := template.HTML(widget.Snippet(info.ConsoleURL, info.SiteID))
+	return a.Serve(ctx, l, app.Extra{Listener: sl, Handler: demo.Site(siteURL, snippet)})
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
