@@ -4,9 +4,14 @@
 // numbers of a shared, noisy machine.
 //
 //	beckon-load pageviews --target http://127.0.0.1:8080 --site SITE_ID --origin http://127.0.0.1:8081 \
-//	    --visitors 200 --duration 10s --concurrency 32 [--keepalive=false]
+//	    --visitors 5000 --duration 10s --concurrency 32 [--keepalive=false]
 //
 // With --demo DIR the target, site id and origin are read from DIR/demo.json.
+//
+// Real visitors come from many addresses, and Beckon limits requests per client IP. Each virtual
+// visitor therefore names an address of its own from the benchmarking range 198.18.0.0/15 in
+// X-Forwarded-For (a header value only: all traffic goes to the loopback target); start the server
+// under test with BECKON_TRUSTED_PROXIES=127.0.0.1 so that it believes them.
 package main
 
 import (
@@ -54,7 +59,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.target, "target", "http://127.0.0.1:8080", "the Beckon server (loopback only)")
 	fs.StringVar(&o.site, "site", "", "the workspace's site id")
 	fs.StringVar(&o.origin, "origin", "", "an allowed origin of the workspace, sent as Origin")
-	fs.IntVar(&o.visitors, "visitors", 200, "distinct visitors (each starts with hello, then sends page views)")
+	fs.IntVar(&o.visitors, "visitors", 5000, "distinct visitors (each starts with hello, then sends page views)")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "requests in flight")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long each measured phase runs (at most 5m)")
 	fs.IntVar(&o.maxRequests, "max-requests", 1_000_000, "stop a phase after this many requests")
@@ -100,11 +105,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	beckon := phase(ctx, o, func(i int) error {
-		return post(ctx, client, o, o.target+"/m/v1/page", tokens[i%len(tokens)],
+		return post(ctx, client, o, o.target+"/m/v1/page", tokens[i%len(tokens)], i%len(tokens),
 			map[string]string{"url": fmt.Sprintf("%s/docs/page-%d", o.origin, i%50), "title": "Docs", "referrer": ""})
 	})
 	baseline := phase(ctx, o, func(i int) error {
-		return post(ctx, client, o, "http://"+base.Addr().String()+"/m/v1/page", "x",
+		return post(ctx, client, o, "http://"+base.Addr().String()+"/m/v1/page", "x", i%len(tokens),
 			map[string]string{"url": fmt.Sprintf("%s/docs/page-%d", o.origin, i%50), "title": "Docs", "referrer": ""})
 	})
 	res := map[string]any{
@@ -172,6 +177,7 @@ func hellos(ctx context.Context, client *http.Client, o options) ([]string, erro
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Origin", o.origin)
 			req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36 beckon-load")
+			req.Header.Set("X-Forwarded-For", visitorIP(i))
 			resp, err := client.Do(req)
 			if err != nil {
 				firstErr.CompareAndSwap(nil, err)
@@ -198,10 +204,14 @@ func hellos(ctx context.Context, client *http.Client, o options) ([]string, erro
 	return tokens, nil
 }
 
-func post(ctx context.Context, client *http.Client, o options, u, token string, v any) error {
+// visitorIP is virtual visitor i's address, in the benchmarking range 198.18.0.0/15.
+func visitorIP(i int) string { return fmt.Sprintf("198.%d.%d.%d", 18+(i>>16)&1, (i>>8)&255, i&255) }
+
+func post(ctx context.Context, client *http.Client, o options, u, token string, visitor int, v any) error {
 	body, _ := json.Marshal(v)
 	req, _ := http.NewRequestWithContext(ctx, "POST", u, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", visitorIP(visitor))
 	req.Header.Set("Origin", o.origin)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := client.Do(req)
