@@ -144,7 +144,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		SecureCookies: cfg.SecureCookies(), MaxBody: cfg.MaxBodySize, MetricsToken: cfg.MetricsToken,
 		TrustedProxies: proxies,
 		Visitors:       a.Visitors, Tokens: visitor.NewTokens(key), Chat: a.Chat, Clock: a.Clock,
-		Fields: a.Fields, DB: a.DB, Secrets: a.Secrets,
+		Fields: a.Fields, DB: a.DB, Secrets: a.Secrets, BaseURL: cfg.BaseURL,
 	})
 	return a, nil
 }

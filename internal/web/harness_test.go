@@ -102,7 +102,7 @@ func newHarness(t testing.TB, d *db.DB) *harness {
 	h.tokens = visitor.NewTokens([]byte("harness secret key, 32 bytes long!"))
 	h.s = New(Deps{Log: log, Identity: h.id, Workspaces: h.wss, Jobs: q, Metrics: NewMetrics(q),
 		Checks: []Check{{Name: "database", Ping: d.Ping}}, MaxBody: 64 << 10,
-		Visitors: h.visitors, Tokens: h.tokens, Chat: h.chat, Fields: h.fields, DB: d, Secrets: h.secrets})
+		Visitors: h.visitors, Tokens: h.tokens, Chat: h.chat, Fields: h.fields, DB: d, Secrets: h.secrets, BaseURL: h.srv.URL})
 	h.srv.Config.Handler = h.s
 	h.admin, err = h.id.CreateUser(ctx, d, identity.NewUser{WorkspaceID: h.ws.ID, Email: "admin@acme.example", Role: identity.RoleAdmin,
 		FirstName: "Ada", LastName: "Admin", Password: adminPassword})

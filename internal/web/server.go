@@ -57,6 +57,7 @@ type Deps struct {
 	DB       *db.DB          // transactions that span domains (identify: fields, then merge)
 	Secrets  *secret.Keyring // opens sealed secrets (identity verification)
 	Clock    clock.Clock     // default: the system clock
+	BaseURL  string          // this server's public URL, for the snippet the console shows
 }
 
 // Server answers every HTTP request of Beckon. It is an http.Handler.
@@ -69,6 +70,7 @@ type Server struct {
 	db            *db.DB
 	secrets       *secret.Keyring
 	clock         clock.Clock
+	baseURL       string
 	msgIPs        *limiter // messenger requests per client IP
 	msgVisitors   *limiter // messenger requests per visitor
 	log           *slog.Logger
@@ -128,7 +130,7 @@ func New(d Deps) *Server {
 	}
 	s := &Server{log: d.Log, identity: d.Identity, workspaces: d.Workspaces, jobs: d.Jobs, checks: d.Checks,
 		metrics: d.Metrics, metricsToken: d.MetricsToken, proxies: d.TrustedProxies,
-		visitors: d.Visitors, tokens: d.Tokens, chat: d.Chat, fields: d.Fields, db: d.DB, secrets: d.Secrets, clock: d.Clock,
+		visitors: d.Visitors, tokens: d.Tokens, chat: d.Chat, fields: d.Fields, db: d.DB, secrets: d.Secrets, clock: d.Clock, baseURL: strings.TrimRight(d.BaseURL, "/"),
 		msgIPs: newLimiter(MessengerIPPerMinute, MessengerIPBurst), msgVisitors: newLimiter(MessengerVisitorPerMinute, MessengerVisitorBurst), secureCookies: d.SecureCookies, maxBody: d.MaxBody,
 		crossOrigin: http.NewCrossOriginProtection(), version: version.Get()}
 	s.console = newConsole(s)

@@ -1,24 +1,15 @@
 package widget
 
 import (
-	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/dom"
-	"github.com/chromedp/cdproto/emulation"
-	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -108,247 +99,6 @@ func (h *hostSite) serve(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, hostHTML, mode, extra, Snippet(base, site))
 }
 
-// recorder keeps the exceptions and console calls of a tab.
-type recorder struct {
-	mu     sync.Mutex
-	errors []string
-	warns  []string
-}
-
-func record(t *testing.T, ctx context.Context) *recorder {
-	t.Helper()
-	r := &recorder{}
-	err := chromedp.Listen(ctx, func(ev any) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			d := ev.ExceptionDetails
-			text := d.Text
-			if d.Exception != nil {
-				text += " " + d.Exception.Description
-			}
-			r.errors = append(r.errors, fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber, text))
-		case *runtime.EventConsoleAPICalled:
-			var parts []string
-			for _, a := range ev.Args {
-				var s string
-				if json.Unmarshal(a.Value, &s) != nil {
-					s = string(a.Value) + a.Description
-				}
-				parts = append(parts, s)
-			}
-			msg := strings.Join(parts, " ")
-			switch ev.Type {
-			case runtime.ConsoleAPICalledTypeError, runtime.ConsoleAPICalledTypeAssert:
-				r.errors = append(r.errors, "console.error: "+msg)
-			case runtime.ConsoleAPICalledTypeWarning:
-				r.warns = append(r.warns, msg)
-			}
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-func (r *recorder) snapshot() (errors, warns []string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.errors...), append([]string(nil), r.warns...)
-}
-
-// tab bundles the helpers of one browser tab.
-type tab struct {
-	t   *testing.T
-	ctx context.Context
-	rec *recorder
-}
-
-func (b tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func evalJS[T any](b tab, expr string) T {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		b.t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
-}
-
-// shadow returns the messenger's (closed) shadow root, as DevTools sees it, waiting for it.
-func (b tab) shadow() *chromedp.Node {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
-	defer cancel()
-	for {
-		nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS("beckon-messenger"),
-			chromedp.Populate(-1, true, chromedp.PopulateWait(50*time.Millisecond))))
-		if err != nil {
-			b.t.Fatalf("find the messenger: %v", err)
-		}
-		host := nodes[0]
-		host.RLock()
-		roots := host.ShadowRoots
-		host.RUnlock()
-		if len(roots) > 0 {
-			return roots[0]
-		}
-		if ctx.Err() != nil {
-			b.t.Fatal("the messenger has no shadow root")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// nodeJS runs fn (a function of no arguments, `this` the element) on the element sel of the
-// messenger's shadow root, and returns its result.
-func nodeJS[T any](b tab, sel, fn string) T {
-	b.t.Helper()
-	root := b.shadow()
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.QueryAfter(chromedp.CSS(sel), func(ctx context.Context, t *chromedp.Target, nodes []*chromedp.Node) (T, error) {
-		var zero T
-		obj, err := cdp.Call(ctx, t, dom.ResolveNode, dom.ResolveNodeParams{NodeID: nodes[0].NodeID})
-		if err != nil {
-			return zero, err
-		}
-		res, err := cdp.Call(ctx, t, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
-			FunctionDeclaration: fn, ObjectID: obj.Object.ObjectID, ReturnByValue: ptr(true)})
-		if err != nil {
-			return zero, err
-		}
-		if res.ExceptionDetails != nil {
-			return zero, fmt.Errorf("%s: %s", fn, res.ExceptionDetails.Text)
-		}
-		var v T
-		err = json.Unmarshal(res.Result.Value, &v)
-		return v, err
-	}, chromedp.FromNode(root)))
-	if err != nil {
-		b.t.Fatalf("%s on %s: %v", fn, sel, err)
-	}
-	return v
-}
-
-func ptr[T any](v T) *T { return &v }
-
-// in selects sel inside the messenger's shadow root.
-func (b tab) in(sel string, opts ...chromedp.QueryOption) (chromedp.CSS, []chromedp.QueryOption) {
-	return chromedp.CSS(sel), append([]chromedp.QueryOption{chromedp.FromNode(b.shadow())}, opts...)
-}
-
-func (b tab) click(sel string) {
-	b.t.Helper()
-	s, o := b.in(sel, chromedp.NodeVisible)
-	b.do("click "+sel, chromedp.Click(s, o...))
-}
-
-func (b tab) visible(sel string) {
-	b.t.Helper()
-	s, o := b.in(sel, chromedp.NodeVisible)
-	b.do(sel+" visible", chromedp.Query(s, o...))
-}
-
-func (b tab) hidden(sel string) {
-	b.t.Helper()
-	s, o := b.in(sel, chromedp.NodeNotVisible)
-	b.do(sel+" hidden", chromedp.Query(s, o...))
-}
-
-// send types text into the message input and presses Enter as a keyboard does (keyDown with
-// the text, so that preventing the default keeps the newline out).
-func (b tab) send(text string) {
-	b.t.Helper()
-	s, o := b.in(".bk-input")
-	enter := func(typ input.DispatchKeyEventType, text string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{Type: typ, Key: "Enter",
-				Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13, Text: text})
-			return err
-		})
-	}
-	b.do("type "+text, chromedp.SendKeys(s, text, o...), enter(input.DispatchKeyEventTypeKeyDown, "\r"), enter(input.DispatchKeyEventTypeKeyUp, ""))
-	if v := nodeJS[string](b, ".bk-input", `function(){ return this.value }`); v != "" {
-		b.t.Errorf("the input holds %q after sending", v)
-	}
-}
-
-func (b tab) text(sel string) string {
-	return nodeJS[string](b, sel, `function(){ return this.innerText }`)
-}
-
-func (b tab) focused(sel string) bool {
-	return nodeJS[bool](b, sel, `function(){ return this.getRootNode().activeElement === this }`)
-}
-
-// eventually polls cond for up to 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(10 * time.Second); ; {
-		if cond() {
-			return
-		}
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func cookies(b tab, pageURL string) map[string]*network.Cookie {
-	b.t.Helper()
-	res, err := chromedp.Run(b.ctx, func(ctx context.Context, t *chromedp.Target) (*network.GetCookiesResult, error) {
-		r, err := cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{pageURL}})
-		return &r, err
-	})
-	if err != nil {
-		b.t.Fatalf("cookies: %v", err)
-	}
-	m := map[string]*network.Cookie{}
-	for _, c := range res.Cookies {
-		m[c.Name] = c
-	}
-	return m
-}
-
-// stateCookie decodes the _bk_state_ cookie's value.
-func stateCookie(t *testing.T, c *network.Cookie) map[string]any {
-	t.Helper()
-	b, err := base64.RawURLEncoding.DecodeString(c.Value)
-	if err != nil {
-		t.Fatalf("state cookie %q is not base64url: %v", c.Value, err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("state cookie %s is not JSON: %v", b, err)
-	}
-	return m
-}
-
-// newTab records the tab's console and asks for reduced motion, so that screenshots never
-// catch an animation half-way.
-func newTab(t *testing.T, ctx context.Context) tab {
-	b := tab{t: t, ctx: ctx, rec: record(t, ctx)}
-	b.do("reduced motion", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-			Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: "reduce"}}})
-		return err
-	}))
-	return b
-}
-
 func TestMessengerInBrowser(t *testing.T) {
 	ctx := testkit.Browser(t)
 	f := newFakeBeckon(t)
@@ -362,19 +112,19 @@ func TestMessengerInBrowser(t *testing.T) {
 	f.site(siteHostile, map[string]any{"color": brand, "position": "right", "launcher_text": "",
 		"title": "Acme", "greeting": "Hi! Styles on this page try hard to break me.", "cookie_days": 30})
 
-	t.Run("basic", func(t *testing.T) { testBasic(t, newTab(t, ctx), f, host) })
-	t.Run("consent", func(t *testing.T) { testConsent(t, newTab(t, testkit.BrowserContext(t, ctx)), f, host) })
-	t.Run("hostile", func(t *testing.T) { testHostile(t, newTab(t, testkit.BrowserContext(t, ctx)), f, host) })
-	t.Run("down", func(t *testing.T) { testDown(t, newTab(t, testkit.BrowserContext(t, ctx)), host) })
-	t.Run("api down", func(t *testing.T) { testAPIDown(t, newTab(t, testkit.BrowserContext(t, ctx)), f, host) })
-	t.Run("mobile", func(t *testing.T) { testMobile(t, newTab(t, testkit.BrowserContext(t, ctx)), host) })
-	t.Run("fallback stylesheet", func(t *testing.T) { testFallbackCSS(t, newTab(t, testkit.BrowserContext(t, ctx)), f, host) })
+	t.Run("basic", func(t *testing.T) { testBasic(t, testkit.NewTab(t, ctx), f, host) })
+	t.Run("consent", func(t *testing.T) { testConsent(t, testkit.NewTab(t, testkit.BrowserContext(t, ctx)), f, host) })
+	t.Run("hostile", func(t *testing.T) { testHostile(t, testkit.NewTab(t, testkit.BrowserContext(t, ctx)), f, host) })
+	t.Run("down", func(t *testing.T) { testDown(t, testkit.NewTab(t, testkit.BrowserContext(t, ctx)), host) })
+	t.Run("api down", func(t *testing.T) { testAPIDown(t, testkit.NewTab(t, testkit.BrowserContext(t, ctx)), f, host) })
+	t.Run("mobile", func(t *testing.T) { testMobile(t, testkit.NewTab(t, testkit.BrowserContext(t, ctx)), host) })
+	t.Run("fallback stylesheet", func(t *testing.T) { testFallbackCSS(t, testkit.NewTab(t, testkit.BrowserContext(t, ctx)), f, host) })
 }
 
-func testBasic(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
+func testBasic(t *testing.T, b *testkit.Tab, f *fakeBeckon, host *hostSite) {
 	pageURL := host.origin + "/basic"
-	b.do("open the page", chromedp.Navigate(pageURL))
-	b.visible(".bk-launcher")
+	b.Do("open the page", chromedp.Navigate(pageURL))
+	b.Visible(".bk-launcher")
 
 	// hello: sent as a simple request, with the page and the webdriver flag.
 	hellos := f.log("hello")
@@ -393,7 +143,7 @@ func testBasic(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
 	}
 
 	// The queued calls replay in order, after hello, authenticated with the token.
-	eventually(t, "the queued calls", func() bool { return len(f.log("consent")) == 1 })
+	testkit.Eventually(t, "the queued calls", func() bool { return len(f.log("consent")) == 1 })
 	var order []string
 	for _, c := range f.log("") {
 		if c.Path != "heartbeat" {
@@ -411,13 +161,13 @@ func testBasic(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
 	if got := f.log("consent")[0].Body["granted"]; got != true {
 		t.Errorf("consent body granted=%v", got)
 	}
-	_, warns := b.rec.snapshot()
+	_, warns := b.Console()
 	if want := []string{`Beckon: unknown command "bogus"`, "Beckon: showExperience is not available yet"}; strings.Join(warns, "|") != strings.Join(want, "|") {
 		t.Errorf("warnings %q, want %q", warns, want)
 	}
 
 	// The cookie: on the registrable domain, named after the site, and the probe is gone.
-	jar := cookies(b, pageURL)
+	jar := b.Cookies(pageURL)
 	st, ok := jar["_bk_state_"+siteBasic]
 	if !ok {
 		t.Fatalf("no state cookie; cookies %v", jar)
@@ -434,67 +184,67 @@ func testBasic(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
 	if days := time.Until(time.Unix(int64(st.Expires), 0)).Hours() / 24; days < 29.9 || days > 30.1 {
 		t.Errorf("state cookie lives %.1f days, want cookie_days=30", days)
 	}
-	state := stateCookie(t, st)
+	state := testkit.StateCookie(t, st)
 	if tok, _ := state["t"].(string); !strings.HasPrefix(tok, "bkv1.") || state["c"] != "granted" || state["o"] != 0.0 {
 		t.Errorf("state %v", state)
 	}
-	if n := evalJS[int](b, `localStorage.length + sessionStorage.length`); n != 0 {
+	if n := testkit.Eval[int](b, `localStorage.length + sessionStorage.length`); n != 0 {
 		t.Errorf("%d items in web storage", n)
 	}
 
 	// GA: the identify and form calls carried the same email: one Email Captured.
-	if got := evalJS[string](b, `JSON.stringify(window.dataLayer)`); got != `[{"event":"ga_event","category":"Beckon","action":"Email Captured"}]` {
+	if got := testkit.Eval[string](b, `JSON.stringify(window.dataLayer)`); got != `[{"event":"ga_event","category":"Beckon","action":"Email Captured"}]` {
 		t.Errorf("dataLayer after identify %s", got)
 	}
-	if got := evalJS[[]string](b, `window.gtagCalls`); strings.Join(got, "|") != "event Email Captured Beckon" {
+	if got := testkit.Eval[[]string](b, `window.gtagCalls`); strings.Join(got, "|") != "event Email Captured Beckon" {
 		t.Errorf("gtag calls %q", got)
 	}
 
 	// The launcher: themed, labelled, at the bottom right; then the panel opens on click.
-	if got := nodeJS[string](b, ".bk-launcher", `function(){ return getComputedStyle(this).backgroundColor }`); got != "rgb(79, 70, 229)" {
+	if got := testkit.MessengerJS[string](b, ".bk-launcher", `function(){ return getComputedStyle(this).backgroundColor }`); got != "rgb(79, 70, 229)" {
 		t.Errorf("launcher colour %s", got)
 	}
-	if got := b.text(".bk-launcher"); got != "Chat with us" {
+	if got := b.Text(".bk-launcher"); got != "Chat with us" {
 		t.Errorf("launcher text %q", got)
 	}
-	rect := nodeJS[map[string]float64](b, ".bk-launcher", `function(){ const r = this.getBoundingClientRect(); return {right: innerWidth - r.right, bottom: innerHeight - r.bottom, h: r.height} }`)
+	rect := testkit.MessengerJS[map[string]float64](b, ".bk-launcher", `function(){ const r = this.getBoundingClientRect(); return {right: innerWidth - r.right, bottom: innerHeight - r.bottom, h: r.height} }`)
 	if rect["right"] != 20 || rect["bottom"] != 20 || rect["h"] != 60 {
 		t.Errorf("launcher at %v", rect)
 	}
-	b.hidden(".bk-panel")
-	testkit.Screenshot(t, b.ctx, "messenger-launcher")
+	b.Hidden(".bk-panel")
+	testkit.Screenshot(t, b.Ctx, "messenger-launcher")
 
-	b.click(".bk-launcher")
-	b.visible(".bk-panel")
-	if !b.focused(".bk-input") {
+	b.Click(".bk-launcher")
+	b.Visible(".bk-panel")
+	if !b.Focused(".bk-input") {
 		t.Error("opening did not focus the message input")
 	}
-	if got := nodeJS[string](b, ".bk-launcher", `function(){ return this.getAttribute('aria-expanded') + ' ' + this.getAttribute('aria-label') }`); got != "true Close chat" {
+	if got := testkit.MessengerJS[string](b, ".bk-launcher", `function(){ return this.getAttribute('aria-expanded') + ' ' + this.getAttribute('aria-label') }`); got != "true Close chat" {
 		t.Errorf("launcher when open: %s", got)
 	}
-	if got := b.text(".bk-list"); !strings.Contains(got, "Hi there! How can we help you today?") {
+	if got := b.Text(".bk-list"); !strings.Contains(got, "Hi there! How can we help you today?") {
 		t.Errorf("greeting: %q", got)
 	}
-	if got := b.text(".bk-title"); got != "Acme" {
+	if got := b.Text(".bk-title"); got != "Acme" {
 		t.Errorf("title %q", got)
 	}
-	testkit.Screenshot(t, b.ctx, "messenger-open")
+	testkit.Screenshot(t, b.Ctx, "messenger-open")
 
 	// Send a message with the keyboard. HTML stays text.
-	b.send("<b>Hello</b> — do you integrate with Salesforce?")
-	eventually(t, "the message post", func() bool { return len(f.log("messages")) == 1 })
-	eventually(t, "the message sent", func() bool { return !strings.Contains(b.text(".bk-list"), "Sending") })
+	b.Send("<b>Hello</b> — do you integrate with Salesforce?")
+	testkit.Eventually(t, "the message post", func() bool { return len(f.log("messages")) == 1 })
+	testkit.Eventually(t, "the message sent", func() bool { return !strings.Contains(b.Text(".bk-list"), "Sending") })
 	post := f.log("messages")[0]
 	if post.Body["text"] != "<b>Hello</b> — do you integrate with Salesforce?" || len(post.Body["client_id"].(string)) != 32 {
 		t.Errorf("message post %v", post.Body)
 	}
-	if got := nodeJS[int](b, ".bk-list", `function(){ return this.querySelectorAll('b').length }`); got != 0 {
+	if got := testkit.MessengerJS[int](b, ".bk-list", `function(){ return this.querySelectorAll('b').length }`); got != 0 {
 		t.Error("the message was rendered as HTML")
 	}
-	if got := b.text(".bk-me .bk-bubble"); !strings.Contains(got, "<b>Hello</b>") {
+	if got := b.Text(".bk-me .bk-bubble"); !strings.Contains(got, "<b>Hello</b>") {
 		t.Errorf("visitor bubble %q", got)
 	}
-	if v := evalJS[string](b, `document.querySelector('beckon-messenger').shadowRoot === null ? 'closed' : 'open'`); v != "closed" {
+	if v := testkit.Eval[string](b, `document.querySelector('beckon-messenger').shadowRoot === null ? 'closed' : 'open'`); v != "closed" {
 		t.Error("the shadow root is reachable from the page")
 	}
 
@@ -502,10 +252,10 @@ func testBasic(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
 	f.mu.Lock()
 	f.failNext = 2
 	f.mu.Unlock()
-	b.send("My email is ada@acme.example")
-	eventually(t, "the retry status", func() bool { return strings.Contains(b.text(".bk-list"), "Not delivered yet. Retrying") })
-	eventually(t, "the second message sent", func() bool {
-		t := b.text(".bk-list")
+	b.Send("My email is ada@acme.example")
+	testkit.Eventually(t, "the retry status", func() bool { return strings.Contains(b.Text(".bk-list"), "Not delivered yet. Retrying") })
+	testkit.Eventually(t, "the second message sent", func() bool {
+		t := b.Text(".bk-list")
 		return !strings.Contains(t, "Retrying") && !strings.Contains(t, "Sending")
 	})
 	posts := f.log("messages")
@@ -521,7 +271,7 @@ func testBasic(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
 
 	// Conversation Started once; Email Captured for the chat answer with a new address? The
 	// server said fields_captured=[email], so it counts (once per address or chat answer).
-	dl := evalJS[[]map[string]string](b, `window.dataLayer`)
+	dl := testkit.Eval[[]map[string]string](b, `window.dataLayer`)
 	started := 0
 	for _, e := range dl {
 		if e["action"] == "Conversation Started" && e["event"] == "ga_event" && e["category"] == "Beckon" {
@@ -534,14 +284,14 @@ func testBasic(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
 
 	// A rep's reply arrives by polling and is announced in the log region.
 	f.addRepMessage("Hi Ada! Yes — we sync leads and contacts both ways. Want a quick demo?")
-	eventually(t, "the rep's reply", func() bool { return strings.Contains(b.text(".bk-list"), "we sync leads") })
-	if got := nodeJS[string](b, ".bk-list", `function(){ return this.getAttribute('role') + ' ' + this.getAttribute('aria-live') }`); got != "log polite" {
+	testkit.Eventually(t, "the rep's reply", func() bool { return strings.Contains(b.Text(".bk-list"), "we sync leads") })
+	if got := testkit.MessengerJS[string](b, ".bk-list", `function(){ return this.getAttribute('role') + ' ' + this.getAttribute('aria-live') }`); got != "log polite" {
 		t.Errorf("message list role/aria-live: %s", got)
 	}
-	if got := b.text(".bk-them:last-child .bk-name"); got != "Maya Chen" {
+	if got := b.Text(".bk-them:last-child .bk-name"); got != "Maya Chen" {
 		t.Errorf("rep name %q", got)
 	}
-	seen := evalJS[[]string](b, `window.seen`)
+	seen := testkit.Eval[[]string](b, `window.seen`)
 	want := []string{
 		"field captured:identify:email,first_name", "field captured:form:company,email", "open",
 		"message:visitor:<b>Hello</b> — do you integrate with Salesforce?",
@@ -551,18 +301,18 @@ func testBasic(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
 	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
 		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
 	}
-	testkit.Screenshot(t, b.ctx, "messenger-conversation")
+	testkit.Screenshot(t, b.Ctx, "messenger-conversation")
 
 	// Escape closes and gives the focus back to the launcher.
-	b.do("escape", chromedp.KeyEvent(kb.Escape))
-	b.hidden(".bk-panel")
-	if !b.focused(".bk-launcher") {
+	b.Do("escape", chromedp.KeyEvent(kb.Escape))
+	b.Hidden(".bk-panel")
+	if !b.Focused(".bk-launcher") {
 		t.Error("closing did not return the focus to the launcher")
 	}
 
 	// SPA route change: beckon('page') records the new URL with the old one as referrer.
-	evalJS[any](b, `history.pushState({}, '', '/basic/integrations'); document.title = 'Integrations'; beckon('page'); beckon('page')`)
-	eventually(t, "the page call", func() bool { return len(f.log("page")) == 1 })
+	testkit.Eval[any](b, `history.pushState({}, '', '/basic/integrations'); document.title = 'Integrations'; beckon('page'); beckon('page')`)
+	testkit.Eventually(t, "the page call", func() bool { return len(f.log("page")) == 1 })
 	time.Sleep(300 * time.Millisecond)
 	pages := f.log("page")
 	if len(pages) != 1 || pages[0].Body["url"] != host.origin+"/basic/integrations" || pages[0].Body["referrer"] != pageURL || pages[0].Body["title"] != "Integrations" {
@@ -571,31 +321,31 @@ func testBasic(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
 
 	// The next page: the cookie's token comes back in hello, the history loads when opened,
 	// and pagehide sent leave with the token in the body.
-	b.click(".bk-launcher")
-	b.visible(".bk-panel")
-	b.do("next page", chromedp.Navigate(host.origin+"/pricing"))
-	eventually(t, "leave", func() bool { return len(f.log("leave")) == 1 })
+	b.Click(".bk-launcher")
+	b.Visible(".bk-panel")
+	b.Do("next page", chromedp.Navigate(host.origin+"/pricing"))
+	testkit.Eventually(t, "leave", func() bool { return len(f.log("leave")) == 1 })
 	if tok, _ := f.log("leave")[0].Body["visitor_token"].(string); tok != state["t"] {
 		t.Errorf("leave token %q, want %q", tok, state["t"])
 	}
-	eventually(t, "the second hello", func() bool { return len(f.log("hello")) == 2 })
+	testkit.Eventually(t, "the second hello", func() bool { return len(f.log("hello")) == 2 })
 	if tok := f.log("hello")[1].Body["visitor_token"]; tok != state["t"] {
 		t.Errorf("second hello token %v, want %v", tok, state["t"])
 	}
-	b.visible(".bk-panel") // it was open when the visitor left the last page
-	eventually(t, "the history", func() bool { return strings.Contains(b.text(".bk-list"), "Want a quick demo?") })
-	if n := nodeJS[int](b, ".bk-list", `function(){ return this.querySelectorAll('.bk-msg').length }`); n != 4 {
+	b.Visible(".bk-panel") // it was open when the visitor left the last page
+	testkit.Eventually(t, "the history", func() bool { return strings.Contains(b.Text(".bk-list"), "Want a quick demo?") })
+	if n := testkit.MessengerJS[int](b, ".bk-list", `function(){ return this.querySelectorAll('.bk-msg').length }`); n != 4 {
 		t.Errorf("%d messages after reload, want greeting + 3", n)
 	}
-	if b.focused(".bk-input") {
+	if b.Focused(".bk-input") {
 		t.Error("reopening on load stole the focus")
 	}
 
 	// A refused identity signature is the integrator's problem: a warning, the visitor stays.
 	hellos = f.log("hello")
-	evalJS[any](b, `beckon('identify', {email: 'ada@acme.example'}, {signature: 'bad'})`)
-	eventually(t, "the warning", func() bool {
-		_, w := b.rec.snapshot()
+	testkit.Eval[any](b, `beckon('identify', {email: 'ada@acme.example'}, {signature: 'bad'})`)
+	testkit.Eventually(t, "the warning", func() bool {
+		_, w := b.Console()
 		return len(w) == 3 && w[2] == "Beckon: identify was refused (the signature does not match)"
 	})
 	if n := len(f.log("hello")); n != len(hellos) {
@@ -603,12 +353,12 @@ func testBasic(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
 	}
 	// A refused visitor token: one new hello (without it), and the call goes through with the
 	// new token, which the cookie keeps.
-	evalJS[any](b, `beckon('close')`)
-	b.hidden(".bk-panel")
+	testkit.Eval[any](b, `beckon('close')`)
+	b.Hidden(".bk-panel")
 	forms := len(f.log("form"))
 	f.revoke()
-	evalJS[any](b, `beckon('saveFormData', {company: 'Acme Corp'})`)
-	eventually(t, "the form call after a new hello", func() bool { return len(f.log("form")) == forms+2 })
+	testkit.Eval[any](b, `beckon('saveFormData', {company: 'Acme Corp'})`)
+	testkit.Eventually(t, "the form call after a new hello", func() bool { return len(f.log("form")) == forms+2 })
 	h3 := f.log("hello")
 	if len(h3) != len(hellos)+1 || h3[len(h3)-1].Body["visitor_token"] != nil {
 		t.Errorf("hellos after a refused token: %d (was %d), last %v", len(h3), len(hellos), h3[len(h3)-1].Body)
@@ -617,37 +367,37 @@ func testBasic(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
 	if fc[forms].Auth == fc[forms+1].Auth {
 		t.Error("the retry used the refused token")
 	}
-	if tok := stateCookie(t, cookies(b, pageURL)["_bk_state_"+siteBasic])["t"]; "Bearer "+tok.(string) != fc[forms+1].Auth {
+	if tok := testkit.StateCookie(t, b.Cookies(pageURL)["_bk_state_"+siteBasic])["t"]; "Bearer "+tok.(string) != fc[forms+1].Auth {
 		t.Error("the cookie does not hold the new token")
 	}
 
-	errs, _ := b.rec.snapshot()
+	errs, _ := b.Console()
 	if len(errs) > 0 {
 		t.Errorf("console errors: %q", errs)
 	}
-	if v := evalJS[[]string](b, `window.violations`); len(v) > 0 {
+	if v := testkit.Eval[[]string](b, `window.violations`); len(v) > 0 {
 		t.Errorf("CSP violations: %q", v)
 	}
 }
 
-func testConsent(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
+func testConsent(t *testing.T, b *testkit.Tab, f *fakeBeckon, host *hostSite) {
 	pageURL := host.origin + "/consent"
 	before, identifies := len(f.log("hello")), len(f.log("identify"))
-	b.do("open the page", chromedp.Navigate(pageURL))
-	eventually(t, "hello", func() bool { return len(f.log("hello")) == before+1 })
+	b.Do("open the page", chromedp.Navigate(pageURL))
+	testkit.Eventually(t, "hello", func() bool { return len(f.log("hello")) == before+1 })
 	time.Sleep(500 * time.Millisecond)
 	if got := f.log("hello")[before].Body["consent"]; got != "" {
 		t.Errorf("hello consent %q", got)
 	}
 	noTrace := func(when string) {
 		t.Helper()
-		if jar := cookies(b, pageURL); len(jar) != 0 {
+		if jar := b.Cookies(pageURL); len(jar) != 0 {
 			t.Errorf("%s: cookies %v", when, jar)
 		}
-		if n := evalJS[int](b, `localStorage.length + sessionStorage.length`); n != 0 {
+		if n := testkit.Eval[int](b, `localStorage.length + sessionStorage.length`); n != 0 {
 			t.Errorf("%s: %d items in web storage", when, n)
 		}
-		if evalJS[bool](b, `!!document.querySelector('beckon-messenger')`) {
+		if testkit.Eval[bool](b, `!!document.querySelector('beckon-messenger')`) {
 			t.Errorf("%s: the messenger shows", when)
 		}
 	}
@@ -655,41 +405,41 @@ func testConsent(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
 	if n := len(f.log("identify")); n != identifies {
 		t.Errorf("identify sent before consent")
 	}
-	testkit.Screenshot(t, b.ctx, "messenger-consent-pending")
+	testkit.Screenshot(t, b.Ctx, "messenger-consent-pending")
 
 	// Consent: hello again with consent granted; the identify held in memory goes out.
-	evalJS[any](b, `beckon('consent', true)`)
-	eventually(t, "hello with consent", func() bool { return len(f.log("hello")) == before+2 })
+	testkit.Eval[any](b, `beckon('consent', true)`)
+	testkit.Eventually(t, "hello with consent", func() bool { return len(f.log("hello")) == before+2 })
 	if got := f.log("hello")[before+1].Body["consent"]; got != "granted" {
 		t.Errorf("second hello consent %q", got)
 	}
-	eventually(t, "the held identify", func() bool { return len(f.log("identify")) == identifies+1 })
-	b.visible(".bk-launcher")
-	jar := cookies(b, pageURL)
+	testkit.Eventually(t, "the held identify", func() bool { return len(f.log("identify")) == identifies+1 })
+	b.Visible(".bk-launcher")
+	jar := b.Cookies(pageURL)
 	st, ok := jar["_bk_state_"+siteConsent]
 	if !ok || len(jar) != 1 {
 		t.Fatalf("cookies after consent: %v", jar)
 	}
-	if s := stateCookie(t, st); s["c"] != "granted" {
+	if s := testkit.StateCookie(t, st); s["c"] != "granted" {
 		t.Errorf("state after consent %v", s)
 	}
-	rect := nodeJS[map[string]float64](b, ".bk-launcher", `function(){ const r = this.getBoundingClientRect(); return {left: r.left, w: r.width} }`)
+	rect := testkit.MessengerJS[map[string]float64](b, ".bk-launcher", `function(){ const r = this.getBoundingClientRect(); return {left: r.left, w: r.width} }`)
 	if rect["left"] != 20 || rect["w"] != 60 {
 		t.Errorf("left launcher at %v", rect)
 	}
-	if got := nodeJS[string](b, ".bk-launcher", `function(){ return this.getAttribute('aria-label') }`); got != "Open chat" {
+	if got := testkit.MessengerJS[string](b, ".bk-launcher", `function(){ return this.getAttribute('aria-label') }`); got != "Open chat" {
 		t.Errorf("icon launcher label %q", got)
 	}
-	testkit.Screenshot(t, b.ctx, "messenger-launcher-left")
+	testkit.Screenshot(t, b.Ctx, "messenger-launcher-left")
 
 	// Refusal: the server is told, the cookie goes, the refusal is remembered.
-	evalJS[any](b, `beckon('consent', false)`)
-	eventually(t, "the refusal", func() bool {
+	testkit.Eval[any](b, `beckon('consent', false)`)
+	testkit.Eventually(t, "the refusal", func() bool {
 		c := f.log("consent")
 		return len(c) > 0 && c[len(c)-1].Body["granted"] == false
 	})
-	eventually(t, "the messenger gone", func() bool { return !evalJS[bool](b, `!!document.querySelector('beckon-messenger')`) })
-	jar = cookies(b, pageURL)
+	testkit.Eventually(t, "the messenger gone", func() bool { return !testkit.Eval[bool](b, `!!document.querySelector('beckon-messenger')`) })
+	jar = b.Cookies(pageURL)
 	if _, ok := jar["_bk_state_"+siteConsent]; ok {
 		t.Error("the state cookie survived the refusal")
 	}
@@ -697,36 +447,36 @@ func testConsent(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
 		t.Errorf("cookies after refusal: %v", jar)
 	}
 	n := len(f.log("hello"))
-	b.do("reload", chromedp.Reload())
-	eventually(t, "hello after reload", func() bool { return len(f.log("hello")) == n+1 })
+	b.Do("reload", chromedp.Reload())
+	testkit.Eventually(t, "hello after reload", func() bool { return len(f.log("hello")) == n+1 })
 	if got := f.log("hello")[n].Body; got["consent"] != "denied" || got["visitor_token"] != nil {
 		t.Errorf("hello after refusal %v", got)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if evalJS[bool](b, `!!document.querySelector('beckon-messenger')`) {
+	if testkit.Eval[bool](b, `!!document.querySelector('beckon-messenger')`) {
 		t.Error("the messenger shows after a refusal")
 	}
 	// Consent again clears the refusal.
-	evalJS[any](b, `beckon('consent', true)`)
-	b.visible(".bk-launcher")
-	jar = cookies(b, pageURL)
+	testkit.Eval[any](b, `beckon('consent', true)`)
+	b.Visible(".bk-launcher")
+	jar = b.Cookies(pageURL)
 	if _, ok := jar["_bk_optout_"+siteConsent]; ok || len(jar) != 1 {
 		t.Errorf("cookies after renewed consent %v", jar)
 	}
-	if errs, _ := b.rec.snapshot(); len(errs) > 0 {
+	if errs, _ := b.Console(); len(errs) > 0 {
 		t.Errorf("console errors: %q", errs)
 	}
 }
 
-func testHostile(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
-	b.do("open the page", chromedp.Navigate(host.origin+"/hostile"))
-	b.visible(".bk-launcher")
-	if got := nodeJS[string](b, ".bk-launcher", `function(){ const s = getComputedStyle(this); return s.backgroundColor + ' ' + s.width + ' ' + s.visibility }`); got != "rgb(79, 70, 229) 60px visible" {
+func testHostile(t *testing.T, b *testkit.Tab, f *fakeBeckon, host *hostSite) {
+	b.Do("open the page", chromedp.Navigate(host.origin+"/hostile"))
+	b.Visible(".bk-launcher")
+	if got := testkit.MessengerJS[string](b, ".bk-launcher", `function(){ const s = getComputedStyle(this); return s.backgroundColor + ' ' + s.width + ' ' + s.visibility }`); got != "rgb(79, 70, 229) 60px visible" {
 		t.Errorf("launcher under hostile CSS: %s", got)
 	}
-	b.click(".bk-launcher")
-	b.visible(".bk-panel")
-	got := nodeJS[map[string]any](b, ".bk-panel", `function(){
+	b.Click(".bk-launcher")
+	b.Visible(".bk-panel")
+	got := testkit.MessengerJS[map[string]any](b, ".bk-panel", `function(){
 		const r = this.getBoundingClientRect(), s = getComputedStyle(this.querySelector('.bk-bubble'));
 		return {w: this.offsetWidth, right: innerWidth - r.right, font: s.fontSize, spacing: s.letterSpacing, transform: s.textTransform,
 			host: getComputedStyle(this.getRootNode().host).zIndex}
@@ -735,85 +485,85 @@ func testHostile(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
 		t.Errorf("panel under hostile CSS: %v", got)
 	}
 	n := len(f.log("messages"))
-	b.send("Still works?")
-	eventually(t, "the post", func() bool { return len(f.log("messages")) > n })
-	testkit.Screenshot(t, b.ctx, "messenger-hostile-page")
-	if errs, _ := b.rec.snapshot(); len(errs) > 0 {
+	b.Send("Still works?")
+	testkit.Eventually(t, "the post", func() bool { return len(f.log("messages")) > n })
+	testkit.Screenshot(t, b.Ctx, "messenger-hostile-page")
+	if errs, _ := b.Console(); len(errs) > 0 {
 		t.Errorf("console errors: %q", errs)
 	}
 }
 
 // testDown: the snippet names a Beckon server where nothing listens. The page works as without
 // it, the API can be called, and our code logs nothing.
-func testDown(t *testing.T, b tab, host *hostSite) {
-	b.do("open the page", chromedp.Navigate(host.origin+"/down"))
-	b.do("the page", chromedp.WaitVisible(chromedp.CSS("h1")))
-	if !evalJS[bool](b, `window.appLoaded === true && document.readyState === 'complete'`) {
+func testDown(t *testing.T, b *testkit.Tab, host *hostSite) {
+	b.Do("open the page", chromedp.Navigate(host.origin+"/down"))
+	b.Do("the page", chromedp.WaitVisible(chromedp.CSS("h1")))
+	if !testkit.Eval[bool](b, `window.appLoaded === true && document.readyState === 'complete'`) {
 		t.Error("the page did not finish loading")
 	}
-	queued := evalJS[int](b, `beckon.q.length`)
-	evalJS[any](b, `beckon('identify', {email: 'x@y.example'}); beckon('page'); beckon('on', 'open', function(){})`)
-	if got := evalJS[int](b, `beckon.q.length`); got != queued+3 {
+	queued := testkit.Eval[int](b, `beckon.q.length`)
+	testkit.Eval[any](b, `beckon('identify', {email: 'x@y.example'}); beckon('page'); beckon('on', 'open', function(){})`)
+	if got := testkit.Eval[int](b, `beckon.q.length`); got != queued+3 {
 		t.Errorf("queue length %d, want %d", got, queued+3)
 	}
-	b.do("click a link", chromedp.Click(chromedp.CSS("a.cta")))
-	b.do("navigated", chromedp.WaitVisible(chromedp.CSS("#pricing:target")))
+	b.Do("click a link", chromedp.Click(chromedp.CSS("a.cta")))
+	b.Do("navigated", chromedp.WaitVisible(chromedp.CSS("#pricing:target")))
 	time.Sleep(500 * time.Millisecond)
-	errs, warns := b.rec.snapshot()
+	errs, warns := b.Console()
 	if len(errs)+len(warns) > 0 {
 		t.Errorf("console errors %q, warnings %q", errs, warns)
 	}
-	if evalJS[bool](b, `!!document.querySelector('beckon-messenger')`) {
+	if testkit.Eval[bool](b, `!!document.querySelector('beckon-messenger')`) {
 		t.Error("a messenger without a server")
 	}
 }
 
 // testAPIDown: the scripts load but /m/v1 answers 503. The messenger retries hello with backoff,
 // then gives up, silently and invisibly.
-func testAPIDown(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
+func testAPIDown(t *testing.T, b *testkit.Tab, f *fakeBeckon, host *hostSite) {
 	before := len(f.log("hello"))
-	b.do("open the page", chromedp.Navigate(host.origin+"/apidown"))
-	eventually(t, "a retried hello", func() bool { return len(f.log("hello")) >= before+2 })
-	evalJS[any](b, `beckon('identify', {email: 'x@y.example'}); beckon('page')`)
+	b.Do("open the page", chromedp.Navigate(host.origin+"/apidown"))
+	testkit.Eventually(t, "a retried hello", func() bool { return len(f.log("hello")) >= before+2 })
+	testkit.Eval[any](b, `beckon('identify', {email: 'x@y.example'}); beckon('page')`)
 	time.Sleep(300 * time.Millisecond)
-	errs, warns := b.rec.snapshot()
+	errs, warns := b.Console()
 	if len(errs)+len(warns) > 0 {
 		t.Errorf("console errors %q, warnings %q", errs, warns)
 	}
-	if evalJS[bool](b, `!!document.querySelector('beckon-messenger')`) {
+	if testkit.Eval[bool](b, `!!document.querySelector('beckon-messenger')`) {
 		t.Error("a messenger without a server")
 	}
-	if jar := cookies(b, host.origin+"/apidown"); len(jar) != 0 {
+	if jar := b.Cookies(host.origin + "/apidown"); len(jar) != 0 {
 		t.Errorf("cookies %v", jar)
 	}
 }
 
-func testMobile(t *testing.T, b tab, host *hostSite) {
-	b.do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
-	b.do("open the page", chromedp.Navigate(host.origin+"/pricing"))
-	b.visible(".bk-launcher")
-	testkit.Screenshot(t, b.ctx, "messenger-mobile-launcher")
-	b.click(".bk-launcher")
-	b.visible(".bk-panel")
-	r := nodeJS[map[string]float64](b, ".bk-panel", `function(){ return {w: this.offsetWidth, h: this.offsetHeight} }`)
+func testMobile(t *testing.T, b *testkit.Tab, host *hostSite) {
+	b.Do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	b.Do("open the page", chromedp.Navigate(host.origin+"/pricing"))
+	b.Visible(".bk-launcher")
+	testkit.Screenshot(t, b.Ctx, "messenger-mobile-launcher")
+	b.Click(".bk-launcher")
+	b.Visible(".bk-panel")
+	r := testkit.MessengerJS[map[string]float64](b, ".bk-panel", `function(){ return {w: this.offsetWidth, h: this.offsetHeight} }`)
 	if r["w"] != 390 || r["h"] != 844 {
 		t.Errorf("panel on a phone %v, want the whole screen", r)
 	}
-	b.hidden(".bk-launcher")
-	testkit.Screenshot(t, b.ctx, "messenger-mobile-open")
-	b.click(".bk-x")
-	b.visible(".bk-launcher")
+	b.Hidden(".bk-launcher")
+	testkit.Screenshot(t, b.Ctx, "messenger-mobile-open")
+	b.Click(".bk-x")
+	b.Visible(".bk-launcher")
 }
 
 // testFallbackCSS: in a browser without constructable stylesheets the messenger links the
 // stylesheet from the Beckon server, allowed by style-src, and shows nothing until it is there.
-func testFallbackCSS(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
-	b.do("open the page", chromedp.Navigate(host.origin+"/nocss"))
-	b.visible(".bk-launcher")
-	if got := nodeJS[string](b, ".bk-launcher", `function(){ const s = getComputedStyle(this); return s.backgroundColor + ' ' + s.position + ' ' + s.height }`); got != "rgb(79, 70, 229) fixed 60px" {
+func testFallbackCSS(t *testing.T, b *testkit.Tab, f *fakeBeckon, host *hostSite) {
+	b.Do("open the page", chromedp.Navigate(host.origin+"/nocss"))
+	b.Visible(".bk-launcher")
+	if got := testkit.MessengerJS[string](b, ".bk-launcher", `function(){ const s = getComputedStyle(this); return s.backgroundColor + ' ' + s.position + ' ' + s.height }`); got != "rgb(79, 70, 229) fixed 60px" {
 		t.Errorf("launcher with the linked stylesheet: %s", got)
 	}
-	if got := nodeJS[string](b, "link", `function(){ return this.getAttribute('href') }`); !strings.HasPrefix(got, f.srv.URL+"/js/messenger.") {
+	if got := testkit.MessengerJS[string](b, "link", `function(){ return this.getAttribute('href') }`); !strings.HasPrefix(got, f.srv.URL+"/js/messenger.") {
 		t.Errorf("stylesheet link %q", got)
 	}
 	f.mu.Lock()
@@ -822,10 +572,10 @@ func testFallbackCSS(t *testing.T, b tab, f *fakeBeckon, host *hostSite) {
 	if n != 1 {
 		t.Errorf("%d requests for the stylesheet", n)
 	}
-	if errs, _ := b.rec.snapshot(); len(errs) > 0 {
+	if errs, _ := b.Console(); len(errs) > 0 {
 		t.Errorf("console errors: %q", errs)
 	}
-	if v := evalJS[[]string](b, `window.violations`); len(v) > 0 {
+	if v := testkit.Eval[[]string](b, `window.violations`); len(v) > 0 {
 		t.Errorf("CSP violations: %q", v)
 	}
 }
