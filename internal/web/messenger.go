@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"database/sql"
-	"io"
 	"mime"
 	"net/http"
 	"net/netip"
@@ -96,18 +95,13 @@ func (s *Server) limitMessenger(r *http.Request, visitorID string) error {
 
 // readMessengerJSON reads a body as one JSON object. The messenger sends application/json, and
 // text/plain where a request must stay "simple" (hello, sendBeacon).
-func readMessengerJSON(r *http.Request, v any) ([]byte, error) {
+func readMessengerJSON(r *http.Request, v any) error {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" && mt != "text/plain" {
-		return nil, errs.E(errs.Malformed, "Content-Type must be application/json or text/plain")
+		return errs.E(errs.Malformed, "Content-Type must be application/json or text/plain")
 	}
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		return nil, jsonError(err)
-	}
-	r.Body = io.NopCloser(strings.NewReader(string(b)))
 	r.Header.Set("Content-Type", "application/json")
-	return b, decodeJSON(r, v)
+	return decodeJSON(r, v)
 }
 
 // messengerAuth authenticates a /m/v1 request other than hello: the visitor token (from the
@@ -201,7 +195,7 @@ type helloOut struct {
 // the session and the messenger's settings.
 func (s *Server) mHello(w http.ResponseWriter, r *http.Request) error {
 	var in helloIn
-	if _, err := readMessengerJSON(r, &in); err != nil {
+	if err := readMessengerJSON(r, &in); err != nil {
 		return err
 	}
 	ws, err := s.workspaces.BySiteID(r.Context(), strings.TrimSpace(in.SiteID))
@@ -285,64 +279,56 @@ func tokenOld(tok string, now time.Time) bool {
 	return err != nil || now.Unix()-secs > 86400
 }
 
+// visitorRequest reads the body into in (an empty body is allowed when emptyOK) and
+// authenticates the visitor; a body with a VisitorToken field (sendBeacon) may carry the token.
+func (s *Server) visitorRequest(w http.ResponseWriter, r *http.Request, in any, emptyOK bool) (*http.Request, *visitorCall, error) {
+	if !emptyOK || r.ContentLength != 0 {
+		if err := readMessengerJSON(r, in); err != nil {
+			return r, nil, err
+		}
+	}
+	tok := ""
+	if b, ok := in.(*beaconIn); ok {
+		tok = b.VisitorToken
+	}
+	r, err := s.messengerAuth(w, r, tok)
+	if err != nil {
+		return r, nil, err
+	}
+	return r, callOf(r), nil
+}
+
+// beaconIn is the body of a request sent with sendBeacon, which cannot set headers.
+type beaconIn struct {
+	VisitorToken string `json:"visitor_token"`
+}
+
 // mPage records an SPA route change.
 func (s *Server) mPage(w http.ResponseWriter, r *http.Request) error {
 	var p visitor.Page
-	if _, err := readMessengerJSON(r, &p); err != nil {
-		return err
+	r, c, err := s.visitorRequest(w, r, &p, false)
+	if err == nil {
+		_, err = s.visitors.PageView(r.Context(), c.ws.ID, c.visitorID, p)
 	}
-	r, err := s.messengerAuth(w, r, "")
-	if err != nil {
-		return err
-	}
-	c := callOf(r)
-	if _, err := s.visitors.PageView(r.Context(), c.ws.ID, c.visitorID, p); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, err)
 }
 
 // mHeartbeat keeps the visitor's session open while a page is visible.
 func (s *Server) mHeartbeat(w http.ResponseWriter, r *http.Request) error {
-	var in struct{}
-	if r.ContentLength != 0 {
-		if _, err := readMessengerJSON(r, &in); err != nil {
-			return err
-		}
+	r, c, err := s.visitorRequest(w, r, &struct{}{}, true)
+	if err == nil {
+		_, err = s.visitors.Heartbeat(r.Context(), c.ws.ID, c.visitorID)
 	}
-	r, err := s.messengerAuth(w, r, "")
-	if err != nil {
-		return err
-	}
-	c := callOf(r)
-	if _, err := s.visitors.Heartbeat(r.Context(), c.ws.ID, c.visitorID); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, err)
 }
 
-// mLeave records that a page closed; sent with sendBeacon, so the token is in the body.
+// mLeave records that a page closed; sent with sendBeacon, so the token may be in the body.
 func (s *Server) mLeave(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		VisitorToken string `json:"visitor_token"`
+	r, c, err := s.visitorRequest(w, r, &beaconIn{}, true)
+	if err == nil {
+		_, err = s.visitors.Leave(r.Context(), c.ws.ID, c.visitorID)
 	}
-	if r.ContentLength != 0 {
-		if _, err := readMessengerJSON(r, &in); err != nil {
-			return err
-		}
-	}
-	r, err := s.messengerAuth(w, r, in.VisitorToken)
-	if err != nil {
-		return err
-	}
-	c := callOf(r)
-	if _, err := s.visitors.Leave(r.Context(), c.ws.ID, c.visitorID); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, err)
 }
 
 // mConsent records the visitor's answer to the cookie question.
@@ -350,22 +336,22 @@ func (s *Server) mConsent(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Granted *bool `json:"granted"`
 	}
-	if _, err := readMessengerJSON(r, &in); err != nil {
-		return err
+	r, c, err := s.visitorRequest(w, r, &in, false)
+	if err == nil && in.Granted == nil {
+		err = errs.Field(errs.Invalid, "granted", "is required: true or false")
 	}
-	if in.Granted == nil {
-		return errs.Field(errs.Invalid, "granted", "is required: true or false")
+	if err == nil {
+		err = s.visitors.SetConsent(r.Context(), c.ws.ID, c.visitorID, *in.Granted)
 	}
-	r, err := s.messengerAuth(w, r, "")
-	if err != nil {
-		return err
+	return noContent(w, err)
+}
+
+// noContent answers 204 when err is nil, and returns err otherwise.
+func noContent(w http.ResponseWriter, err error) error {
+	if err == nil {
+		w.WriteHeader(http.StatusNoContent)
 	}
-	c := callOf(r)
-	if err := s.visitors.SetConsent(r.Context(), c.ws.ID, c.visitorID, *in.Granted); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return err
 }
 
 // mSendMessage stores a visitor's message.
@@ -374,14 +360,10 @@ func (s *Server) mSendMessage(w http.ResponseWriter, r *http.Request) error {
 		Text     string `json:"text"`
 		ClientID string `json:"client_id"`
 	}
-	if _, err := readMessengerJSON(r, &in); err != nil {
-		return err
-	}
-	r, err := s.messengerAuth(w, r, "")
+	r, c, err := s.visitorRequest(w, r, &in, false)
 	if err != nil {
 		return err
 	}
-	c := callOf(r)
 	conv, msg, first, err := s.chat.VisitorMessage(r.Context(), c.ws.ID, c.visitorID, in.Text, in.ClientID)
 	if err != nil {
 		return err
@@ -446,17 +428,13 @@ func (s *Server) mForm(w http.ResponseWriter, r *http.Request) error {
 // transaction. Keys that are not fields of the workspace are ignored and listed in the answer.
 func (s *Server) captureFields(w http.ResponseWriter, r *http.Request, source field.Source, identify bool) error {
 	var in fieldsIn
-	if _, err := readMessengerJSON(r, &in); err != nil {
+	r, c, err := s.visitorRequest(w, r, &in, false)
+	if err != nil {
 		return err
 	}
 	if len(in.Fields) > 100 {
 		return errs.Field(errs.Invalid, "fields", "at most 100 fields at once")
 	}
-	r, err := s.messengerAuth(w, r, "")
-	if err != nil {
-		return err
-	}
-	c := callOf(r)
 	ctx := r.Context()
 	values := map[string]string{}
 	for k, v := range in.Fields {
