@@ -143,3 +143,41 @@ func TestFieldsAPI(t *testing.T) {
 		}
 	})
 }
+
+func TestChatAnswerEmail(t *testing.T) {
+	for text, want := range map[string]string{
+		"ada@acme.example":                      "ada@acme.example",
+		"Sure, it's Ada@Acme.example.":          "Ada@Acme.example",
+		"mail me at <ada@acme.example> thanks!": "ada@acme.example",
+		"ada@acme.example or bob@acme.example":  "",
+		"no address here":                       "",
+		"@handle on twitter":                    "",
+		"ada@localhost":                         "",
+	} {
+		if got := chatEmail(text); got != want {
+			t.Errorf("chatEmail(%q) = %q, want %q", text, got, want)
+		}
+	}
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		h := visitorHarness(t, d)
+		first := h.hello(t, nil)
+		ft := first.json["visitor_token"].(string)
+		h.m("POST", "/m/v1/form", ft, map[string]any{"fields": map[string]string{"email": "ada@acme.example", "company": "Acme"}}, siteOrigin)
+		later := h.hello(t, nil) // another browser, not yet known
+		lt := later.json["visitor_token"].(string)
+		r := h.m("POST", "/m/v1/messages", lt, map[string]string{"text": "Hi, I'm not sure"}, siteOrigin)
+		if fc, _ := r.json["fields_captured"].([]any); r.status != 201 || len(fc) != 0 {
+			t.Fatalf("plain message: %d %s", r.status, r.body)
+		}
+		r = h.m("POST", "/m/v1/messages", lt, map[string]string{"text": "It's ada@acme.example"}, siteOrigin)
+		if fc, _ := r.json["fields_captured"].([]any); r.status != 201 || len(fc) != 1 || fc[0] != "email" {
+			t.Fatalf("email answer: %d %s", r.status, r.body)
+		}
+		if r.json["visitor_id"] != first.json["visitor_id"] || r.json["visitor_token"] == nil {
+			t.Fatalf("the answer did not identify the known visitor: %s", r.body)
+		}
+		if r := h.m("POST", "/m/v1/messages", lt, map[string]string{"text": "x@y.zz and also a@b.cc"}, siteOrigin); r.status != 201 {
+			t.Fatalf("two addresses: %d %s", r.status, r.body)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -364,14 +365,32 @@ func (s *Server) mSendMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	conv, msg, first, err := s.chat.VisitorMessage(r.Context(), c.ws.ID, c.visitorID, in.Text, in.ClientID)
+	ctx := r.Context()
+	conv, msg, first, err := s.chat.VisitorMessage(ctx, c.ws.ID, c.visitorID, in.Text, in.ClientID)
 	if err != nil {
 		return err
 	}
-	if _, err := s.visitors.Touch(r.Context(), c.ws.ID, c.visitorID); err != nil {
+	out := map[string]any{"conversation_id": conv.ID, "message": msg, "first": first, "fields_captured": []string{}}
+	survivor := c.visitorID
+	// A typed email address is a chat answer: it becomes the visitor's email (source visitor) and
+	// identifies them (V4). One that the field refuses stays just a message.
+	if email := chatEmail(msg.Text); email != "" {
+		sv, changed, err := s.storeFields(ctx, c.ws.ID, c.visitorID, field.SourceVisitor, map[string]string{"email": email}, nil)
+		switch {
+		case err == nil:
+			survivor = sv
+			out["fields_captured"] = nonNil(changed)
+		case errs.KindOf(err) != errs.Invalid && errs.KindOf(err) != errs.Malformed:
+			return err
+		}
+	}
+	if survivor != c.visitorID {
+		out["visitor_id"], out["visitor_token"] = survivor, s.tokens.Issue(c.ws.SiteID, survivor, s.clock.Now())
+	}
+	if _, err := s.visitors.Touch(ctx, c.ws.ID, survivor); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"conversation_id": conv.ID, "message": msg, "first": first})
+	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 
@@ -472,10 +491,9 @@ func (s *Server) captureFields(w http.ResponseWriter, r *http.Request, source fi
 			return err
 		}
 	}
-	survivor := c.visitorID
-	var changed []string
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if verified {
+	var verify func(tx *sql.Tx) error
+	if verified {
+		verify = func(tx *sql.Tx) error {
 			claims, err := idverify.Verify(ctx, tx, c.ws.ID, secretKey, in.Signature, now)
 			if err != nil {
 				return err
@@ -489,16 +507,10 @@ func (s *Server) captureFields(w http.ResponseWriter, r *http.Request, source fi
 				}
 			}
 			values["email"] = claims.Email
+			return nil
 		}
-		var err error
-		if changed, err = s.fields.Set(ctx, tx, c.ws.ID, c.visitorID, source, values); err != nil {
-			return err
-		}
-		if email := values["email"]; email != "" {
-			survivor, err = s.visitors.Identify(ctx, tx, c.ws.ID, c.visitorID, email)
-		}
-		return err
-	})
+	}
+	survivor, changed, err := s.storeFields(ctx, c.ws.ID, c.visitorID, source, values, verify)
 	if err != nil {
 		return err
 	}
@@ -511,6 +523,43 @@ func (s *Server) captureFields(w http.ResponseWriter, r *http.Request, source fi
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// storeFields stores visitor fields from source and, when they hold an email, identifies the
+// visitor by it, merging with an earlier record of the same person (V4) — in one transaction, in
+// which first (when not nil) runs before anything is written. It returns the surviving visitor
+// and the fields whose value changed.
+func (s *Server) storeFields(ctx context.Context, wsID, visitorID string, source field.Source, values map[string]string,
+	first func(tx *sql.Tx) error) (survivor string, changed []string, err error) {
+	survivor = visitorID
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if first != nil {
+			if err := first(tx); err != nil {
+				return err
+			}
+		}
+		var err error
+		if changed, err = s.fields.Set(ctx, tx, wsID, visitorID, source, values); err != nil {
+			return err
+		}
+		if email := values["email"]; email != "" {
+			survivor, err = s.visitors.Identify(ctx, tx, wsID, visitorID, email)
+		}
+		return err
+	})
+	return survivor, changed, err
+}
+
+// chatEmail finds the email address a visitor typed as a chat answer: the message's only
+// address-shaped word. Anything else (no address, several) is not an answer.
+var emailWord = regexp.MustCompile(`[^\s<>()\[\],;:"'@]+@[^\s<>()\[\],;:"'@]+\.[A-Za-z]{2,}`)
+
+func chatEmail(text string) string {
+	m := emailWord.FindAllString(text, 2)
+	if len(m) != 1 {
+		return ""
+	}
+	return strings.TrimRight(m[0], ".!?")
 }
 
 func nonNil(s []string) []string {
