@@ -30,9 +30,10 @@ func NormalizeEmail(s string) (string, error) {
 	return s, nil
 }
 
-// Identify sets the email of a visitor (normalised to lower case) and returns the id of the
-// visitor that carries it from now on. When another live visitor of the workspace already has
-// that email, the two records are one person and merge: the one seen first survives, the other's
+// Identify sets the email of a visitor (normalised to lower case) as proven — the customer's
+// server signed it (SEC3) — and returns the id of the visitor that carries it from now on. When
+// another live visitor of the workspace has the same proven email, the two records are one person
+// and merge: the one seen first survives, the other's
 // sessions and page views move to it, their session counts add up, their first and last seen
 // times widen, a "denied" consent wins over "granted", and the other record points to the
 // survivor (merged_into), so that lookups by its id find the survivor. The hooks registered with
@@ -59,6 +60,29 @@ func (s *Service) Identify(ctx context.Context, tx db.Queryer, wsID, visitorID, 
 	return survivorID, errs.Op("visitor.Identify", err)
 }
 
+// Claim records an email a visitor gave without proof — a form, a chat answer, identify on a
+// workspace without identity verification — on that visitor's record only, and never merges:
+// anyone can type anyone's address, and a merge would hand them that person's history. Reps and
+// the CRM still see every record with the address. A record whose email was proven keeps it.
+// It returns the visitor's id (after following merges), errs.Invalid about "email", or
+// errs.NotFound.
+func (s *Service) Claim(ctx context.Context, tx db.Queryer, wsID, visitorID, email string) (string, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return "", err
+	}
+	if tx == nil {
+		tx = s.db
+	}
+	v, err := resolve(ctx, tx, wsID, visitorID, "")
+	if err != nil {
+		return "", errs.Op("visitor.Claim", err)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE visitors SET email = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4 AND email_verified = FALSE`,
+		email, db.Micro(s.clk.Now()), wsID, v.ID)
+	return v.ID, errs.Op("visitor.Claim", err)
+}
+
 // lockWorkspace is the clause that serialises identifications in a workspace on PostgreSQL.
 // FOR NO KEY UPDATE conflicts with itself but not with the key-share locks that inserts of rows
 // referencing the workspace take, so page views keep flowing meanwhile.
@@ -82,14 +106,13 @@ func (s *Service) identify(ctx context.Context, tx db.Queryer, wsID, visitorID, 
 	if err != nil {
 		return "", err
 	}
+	// Only records whose email was proven too merge: an unproven claim of the address (Claim)
+	// must never join, or its holder would share the proven person's record.
 	var otherID string
-	err = tx.QueryRowContext(ctx, `SELECT id FROM visitors WHERE workspace_id = $1 AND email = $2 AND merged_into = ''
-		AND id <> $3 ORDER BY first_seen_at, id LIMIT 1`, wsID, email, v.ID).Scan(&otherID)
+	err = tx.QueryRowContext(ctx, `SELECT id FROM visitors WHERE workspace_id = $1 AND email = $2 AND email_verified = TRUE
+		AND merged_into = '' AND id <> $3 ORDER BY first_seen_at, id LIMIT 1`, wsID, email, v.ID).Scan(&otherID)
 	if errors.Is(err, sql.ErrNoRows) {
-		if v.Email == email {
-			return v.ID, nil
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE visitors SET email = $1, updated_at = $2 WHERE id = $3`, email, db.Micro(s.clk.Now()), v.ID)
+		_, err = tx.ExecContext(ctx, `UPDATE visitors SET email = $1, email_verified = TRUE, updated_at = $2 WHERE id = $3`, email, db.Micro(s.clk.Now()), v.ID)
 		return v.ID, err
 	}
 	if err != nil {
@@ -137,7 +160,7 @@ func (s *Service) merge(ctx context.Context, tx db.Queryer, wsID, a, b, email st
 		// Earlier merges into the loser now point at the survivor: chains stay one link long.
 		{`UPDATE visitors SET merged_into = $1, updated_at = $2 WHERE workspace_id = $3 AND merged_into = $4`, []any{win.ID, now, wsID, lose.ID}},
 		{`UPDATE visitors SET merged_into = $1, updated_at = $2 WHERE id = $3`, []any{win.ID, now, lose.ID}},
-		{`UPDATE visitors SET email = $1, consent = $2, first_seen_at = $3, last_seen_at = $4,
+		{`UPDATE visitors SET email = $1, email_verified = TRUE, consent = $2, first_seen_at = $3, last_seen_at = $4,
 			sessions_count = sessions_count + $5, updated_at = $6 WHERE id = $7`,
 			[]any{email, consent, db.Micro(first), db.Micro(last), lose.Sessions, now, win.ID}},
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,16 +12,16 @@ import (
 	"github.com/beckonhq/beckon/internal/workspace"
 )
 
-// TestIdentifyMergesOnePerson: the same person on two browsers becomes one visitor when both
-// give their email; the conversation and fields of the second join the first (V4).
-func TestIdentifyMergesOnePerson(t *testing.T) {
+// TestUnprovenEmailNeverMerges: typing, posting or identifying with someone's email address
+// without a signed token records it on one's own record only; it never hands over that person's
+// record, token or conversations.
+func TestUnprovenEmailNeverMerges(t *testing.T) {
 	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
 		h := visitorHarness(t, d)
-		laptop := h.hello(t, nil)
-		phone := h.hello(t, nil)
-		lt, pt := laptop.json["visitor_token"].(string), phone.json["visitor_token"].(string)
-		r := h.m("POST", "/m/v1/form", lt, map[string]any{"fields": map[string]string{"email": "Ada@Acme.example", "company": "Acme", "message": "ignored"}}, siteOrigin)
-		if r.status != 200 || r.json["visitor_id"] != laptop.json["visitor_id"] {
+		victim := h.hello(t, nil)
+		vt := victim.json["visitor_token"].(string)
+		r := h.m("POST", "/m/v1/form", vt, map[string]any{"fields": map[string]string{"email": "Ada@Acme.example", "company": "Acme", "message": "ignored"}}, siteOrigin)
+		if r.status != 200 || r.json["visitor_id"] != victim.json["visitor_id"] {
 			t.Fatalf("form: %d %s", r.status, r.body)
 		}
 		if ig, _ := r.json["ignored_fields"].([]any); len(ig) != 1 || ig[0] != "message" {
@@ -29,37 +30,68 @@ func TestIdentifyMergesOnePerson(t *testing.T) {
 		if fc, _ := r.json["fields_captured"].([]any); len(fc) != 2 {
 			t.Fatalf("fields captured: %s", r.body)
 		}
+		h.m("POST", "/m/v1/messages", vt, map[string]string{"text": "my private question"}, siteOrigin)
+
+		attacker := h.hello(t, nil)
+		at := attacker.json["visitor_token"].(string)
+		for _, call := range []struct{ path, body string }{
+			{"/m/v1/identify", `{"fields":{"email":"ada@acme.example"}}`},
+			{"/m/v1/form", `{"fields":{"email":"ada@acme.example"}}`},
+			{"/m/v1/messages", `{"text":"I am ada@acme.example"}`},
+		} {
+			r := h.m("POST", call.path, at, call.body, siteOrigin)
+			if r.status >= 300 || (r.json["visitor_id"] != nil && r.json["visitor_id"] != attacker.json["visitor_id"]) || r.json["visitor_token"] != nil {
+				t.Fatalf("%s with the victim's email: %d %s", call.path, r.status, r.body)
+			}
+		}
+		msgs := h.m("GET", "/m/v1/messages", at, nil, siteOrigin)
+		if strings.Contains(string(msgs.body), "private question") {
+			t.Fatalf("the attacker reads the victim's conversation: %s", msgs.body)
+		}
+		v, _ := h.visitors.Get(context.Background(), h.ws.ID, attacker.json["visitor_id"].(string))
+		if v.MergedInto != "" || v.Email != "ada@acme.example" {
+			t.Fatalf("attacker's record: %+v", v)
+		}
+		if r := h.m("POST", "/m/v1/form", vt, map[string]any{"fields": map[string]string{"email": "not an email"}}, siteOrigin); r.status != 422 || r.errField() != "email" {
+			t.Fatalf("bad email: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// TestProvenIdentifyMerges: the same person on two browsers, identified by tokens the customer's
+// server signed, becomes one visitor with the conversation and fields of both (V4).
+func TestProvenIdentifyMerges(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		h := visitorHarness(t, d)
+		ctx := context.Background()
+		sec := h.call("POST", "/api/v1/workspace/identity-secret", h.adminToken, nil).json["secret"].(string)
+		on := true
+		h.wss.Update(ctx, h.ws.ID, workspace.Patch{Settings: &workspace.SettingsPatch{IdentityVerification: &on}})
+		signed := func(jti string) string {
+			now := time.Now()
+			return idverify.Sign([]byte(sec), idverify.Claims{Email: "ada@acme.example", JTI: jti, IssuedAt: now, ExpiresAt: now.Add(5 * time.Minute)})
+		}
+		laptop, phone := h.hello(t, nil), h.hello(t, nil)
+		lt, pt := laptop.json["visitor_token"].(string), phone.json["visitor_token"].(string)
+		if r := h.m("POST", "/m/v1/identify", lt, map[string]any{"fields": map[string]string{"company": "Acme"}, "signature": signed("jti-laptop-1")}, siteOrigin); r.status != 200 {
+			t.Fatalf("laptop: %d %s", r.status, r.body)
+		}
 		h.m("POST", "/m/v1/messages", pt, map[string]string{"text": "from my phone"}, siteOrigin)
-		r = h.m("POST", "/m/v1/identify", pt, map[string]any{"fields": map[string]string{"email": "ada@acme.example", "first_name": "Ada"}}, siteOrigin)
-		if r.status != 200 || r.json["visitor_id"] != laptop.json["visitor_id"] {
-			t.Fatalf("identify on the phone did not merge into the laptop's visitor: %s", r.body)
+		r := h.m("POST", "/m/v1/identify", pt, map[string]any{"fields": map[string]string{"first_name": "Ada"}, "signature": signed("jti-phone-1")}, siteOrigin)
+		if r.status != 200 || r.json["visitor_id"] != laptop.json["visitor_id"] || r.json["visitor_token"] == nil {
+			t.Fatalf("the phone did not merge into the laptop's visitor: %s", r.body)
 		}
-		newTok, _ := r.json["visitor_token"].(string)
-		if newTok == "" {
-			t.Fatalf("no token for the surviving visitor: %s", r.body)
-		}
-		// The phone's conversation now belongs to the survivor, and both fields are there.
-		msgs := h.m("GET", "/m/v1/messages", newTok, nil, siteOrigin)
+		msgs := h.m("GET", "/m/v1/messages", r.json["visitor_token"].(string), nil, siteOrigin)
 		if list, _ := msgs.json["messages"].([]any); len(list) != 1 {
 			t.Fatalf("conversation after merge: %s", msgs.body)
 		}
-		vals, err := h.fields.Values(context.Background(), h.ws.ID, laptop.json["visitor_id"].(string))
-		if err != nil {
-			t.Fatal(err)
-		}
+		vals, _ := h.fields.Values(ctx, h.ws.ID, laptop.json["visitor_id"].(string))
 		got := map[string]string{}
 		for _, v := range vals {
 			got[v.Key] = v.Value
 		}
 		if got["email"] != "ada@acme.example" || got["company"] != "Acme" || got["first_name"] != "Ada" {
 			t.Fatalf("fields after merge: %v", got)
-		}
-		// The old token still works: its visitor is followed to the survivor.
-		if r := h.m("POST", "/m/v1/page", pt, map[string]string{"url": siteOrigin + "/after"}, siteOrigin); r.status != 204 {
-			t.Fatalf("old token after merge: %d %s", r.status, r.body)
-		}
-		if r := h.m("POST", "/m/v1/form", lt, map[string]any{"fields": map[string]string{"email": "not an email"}}, siteOrigin); r.status != 422 || r.errField() != "email" {
-			t.Fatalf("bad email: %d %s", r.status, r.body)
 		}
 	})
 }
@@ -173,8 +205,8 @@ func TestChatAnswerEmail(t *testing.T) {
 		if fc, _ := r.json["fields_captured"].([]any); r.status != 201 || len(fc) != 1 || fc[0] != "email" {
 			t.Fatalf("email answer: %d %s", r.status, r.body)
 		}
-		if r.json["visitor_id"] != first.json["visitor_id"] || r.json["visitor_token"] == nil {
-			t.Fatalf("the answer did not identify the known visitor: %s", r.body)
+		if r.json["visitor_id"] != nil || r.json["visitor_token"] != nil {
+			t.Fatalf("a typed email merged records: %s", r.body)
 		}
 		if r := h.m("POST", "/m/v1/messages", lt, map[string]string{"text": "x@y.zz and also a@b.cc"}, siteOrigin); r.status != 201 {
 			t.Fatalf("two addresses: %d %s", r.status, r.body)

@@ -372,8 +372,8 @@ func (s *Server) mSendMessage(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := map[string]any{"conversation_id": conv.ID, "message": msg, "first": first, "fields_captured": []string{}}
 	survivor := c.visitorID
-	// A typed email address is a chat answer: it becomes the visitor's email (source visitor) and
-	// identifies them (V4). One that the field refuses stays just a message.
+	// A typed email address is a chat answer: it becomes the visitor's email (source visitor). It is
+	// not proof, so it merges with no other record. One that the field refuses stays a message.
 	if email := chatEmail(msg.Text); email != "" {
 		sv, changed, err := s.storeFields(ctx, c.ws.ID, c.visitorID, field.SourceVisitor, map[string]string{"email": email}, nil)
 		switch {
@@ -525,12 +525,15 @@ func (s *Server) captureFields(w http.ResponseWriter, r *http.Request, source fi
 	return nil
 }
 
-// storeFields stores visitor fields from source and, when they hold an email, identifies the
-// visitor by it, merging with an earlier record of the same person (V4) — in one transaction, in
-// which first (when not nil) runs before anything is written. It returns the surviving visitor
-// and the fields whose value changed.
+// storeFields stores visitor fields from source and, when they hold an email, records it on the
+// visitor — in one transaction, in which first (when not nil) runs before anything is written.
+// A proven email (first verified a token the customer's server signed) identifies the visitor
+// and merges them with an earlier record of the same proven person (V4); an unproven one is only
+// recorded (visitor.Claim), since anyone can type anyone's address. It returns the surviving
+// visitor and the fields whose value changed.
 func (s *Server) storeFields(ctx context.Context, wsID, visitorID string, source field.Source, values map[string]string,
 	first func(tx *sql.Tx) error) (survivor string, changed []string, err error) {
+	proven := first != nil
 	survivor = visitorID
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if first != nil {
@@ -542,8 +545,12 @@ func (s *Server) storeFields(ctx context.Context, wsID, visitorID string, source
 		if changed, err = s.fields.Set(ctx, tx, wsID, visitorID, source, values); err != nil {
 			return err
 		}
-		if email := values["email"]; email != "" {
+		switch email := values["email"]; {
+		case email == "":
+		case proven:
 			survivor, err = s.visitors.Identify(ctx, tx, wsID, visitorID, email)
+		default:
+			survivor, err = s.visitors.Claim(ctx, tx, wsID, visitorID, email)
 		}
 		return err
 	})

@@ -8,6 +8,8 @@ CREATE TABLE visitors (
 	workspace_id TEXT NOT NULL REFERENCES workspaces(id),
 	merged_into TEXT NOT NULL DEFAULT '',
 	email TEXT NOT NULL DEFAULT '',
+	-- The email was proven by a token the customer's server signed (SEC3); only such records merge.
+	email_verified BOOLEAN NOT NULL DEFAULT FALSE,
 	consent TEXT NOT NULL DEFAULT '',
 	first_seen_at BIGINT NOT NULL,
 	last_seen_at BIGINT NOT NULL,
