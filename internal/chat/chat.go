@@ -43,7 +43,7 @@ type Message struct {
 	ConversationID string    `json:"conversation_id"`
 	Seq            int64     `json:"seq"`
 	Author         string    `json:"author"` // "visitor", "rep", "bot" or "system"
-	AuthorID       string    `json:"author_id,omitempty"`
+	AuthorID       string    `json:"-"`      // a visitor's or user's id: never shown to visitors
 	Text           string    `json:"text"`
 	ClientID       string    `json:"-"`
 	CreatedAt      time.Time `json:"created_at"`
@@ -225,9 +225,17 @@ func (s *Store) Messages(ctx context.Context, wsID, visitorID, convID string, af
 	return out, rows.Err()
 }
 
-// MergeHook moves a merged visitor's conversations to the visitor that survives (V4).
+// MergeHook moves a merged visitor's conversations to the visitor that survives (V4). A visitor
+// has at most one open conversation: when both have one, the merged visitor's is closed first and
+// stays in the survivor's history.
 func (s *Store) MergeHook(ctx context.Context, tx db.Queryer, wsID, from, to string) error {
-	_, err := tx.ExecContext(ctx, `UPDATE conversations SET visitor_id = $1 WHERE workspace_id = $2 AND visitor_id = $3`, to, wsID, from)
+	_, err := tx.ExecContext(ctx, `UPDATE conversations SET status = 'closed', updated_at = $1 WHERE workspace_id = $2 AND visitor_id = $3
+		AND status = 'open' AND EXISTS (SELECT 1 FROM conversations o WHERE o.workspace_id = $2 AND o.visitor_id = $4 AND o.status = 'open')`,
+		db.Micro(s.clk.Now()), wsID, from, to)
+	if err != nil {
+		return fmt.Errorf("chat.MergeHook: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE conversations SET visitor_id = $1 WHERE workspace_id = $2 AND visitor_id = $3`, to, wsID, from)
 	if err != nil {
 		return fmt.Errorf("chat.MergeHook: %w", err)
 	}

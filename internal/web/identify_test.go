@@ -73,6 +73,7 @@ func TestProvenIdentifyMerges(t *testing.T) {
 		}
 		laptop, phone := h.hello(t, nil), h.hello(t, nil)
 		lt, pt := laptop.json["visitor_token"].(string), phone.json["visitor_token"].(string)
+		h.m("POST", "/m/v1/messages", lt, map[string]string{"text": "from my laptop"}, siteOrigin) // both have an open conversation
 		if r := h.m("POST", "/m/v1/identify", lt, map[string]any{"fields": map[string]string{"company": "Acme"}, "signature": signed("jti-laptop-1")}, siteOrigin); r.status != 200 {
 			t.Fatalf("laptop: %d %s", r.status, r.body)
 		}
@@ -82,8 +83,16 @@ func TestProvenIdentifyMerges(t *testing.T) {
 			t.Fatalf("the phone did not merge into the laptop's visitor: %s", r.body)
 		}
 		msgs := h.m("GET", "/m/v1/messages", r.json["visitor_token"].(string), nil, siteOrigin)
-		if list, _ := msgs.json["messages"].([]any); len(list) != 1 {
-			t.Fatalf("conversation after merge: %s", msgs.body)
+		if list, _ := msgs.json["messages"].([]any); len(list) != 1 || !strings.Contains(string(msgs.body), "from my laptop") {
+			t.Fatalf("the survivor's open conversation after merge: %s", msgs.body)
+		}
+		// The phone's old token writes to the survivor's open conversation.
+		if r := h.m("POST", "/m/v1/messages", pt, map[string]string{"text": "again from my phone"}, siteOrigin); r.status != 201 {
+			t.Fatalf("old token after merge: %d %s", r.status, r.body)
+		}
+		msgs = h.m("GET", "/m/v1/messages", lt, nil, siteOrigin)
+		if !strings.Contains(string(msgs.body), "again from my phone") {
+			t.Fatalf("the old token's message is not in the survivor's conversation: %s", msgs.body)
 		}
 		vals, _ := h.fields.Values(ctx, h.ws.ID, laptop.json["visitor_id"].(string))
 		got := map[string]string{}
@@ -178,13 +187,14 @@ func TestFieldsAPI(t *testing.T) {
 
 func TestChatAnswerEmail(t *testing.T) {
 	for text, want := range map[string]string{
-		"ada@acme.example":                      "ada@acme.example",
-		"Sure, it's Ada@Acme.example.":          "Ada@Acme.example",
-		"mail me at <ada@acme.example> thanks!": "ada@acme.example",
-		"ada@acme.example or bob@acme.example":  "",
-		"no address here":                       "",
-		"@handle on twitter":                    "",
-		"ada@localhost":                         "",
+		"ada@acme.example":                          "ada@acme.example",
+		"Sure, it's Ada@Acme.example.":              "Ada@Acme.example",
+		"mail me at <ada@acme.example> thanks!":     "",
+		"my colleague bob@x.example will follow up": "",
+		"ada@acme.example or bob@acme.example":      "",
+		"no address here":                           "",
+		"@handle on twitter":                        "",
+		"ada@localhost":                             "",
 	} {
 		if got := chatEmail(text); got != want {
 			t.Errorf("chatEmail(%q) = %q, want %q", text, got, want)

@@ -67,17 +67,14 @@ func (s *Server) messengerPreflight(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-// allowOrigin checks the request's Origin against the workspace and answers with the CORS headers
-// that let the page read the answer. Without an allowed Origin: errs.Forbidden.
+// allowOrigin checks the request's Origin against the workspace: errs.Forbidden unless it is one
+// of the workspace's allowed origins.
 func allowOrigin(w http.ResponseWriter, r *http.Request, ws *workspace.Workspace) error {
 	o := r.Header.Get("Origin")
 	if o == "" || !ws.OriginAllowed(o) {
 		return errs.E(errs.Forbidden, "this site is not among the workspace's allowed origins")
 	}
-	w.Header().Set("Access-Control-Allow-Origin", o)
-	w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
-	w.Header().Add("Vary", "Origin")
-	return nil
+	return nil // the CORS headers are set for every /m/v1 answer (Server.wrap)
 }
 
 // limitMessenger spends the client IP's and the visitor's allowance.
@@ -299,6 +296,16 @@ func (s *Server) visitorRequest(w http.ResponseWriter, r *http.Request, in any, 
 	return r, callOf(r), nil
 }
 
+// survivor returns the call's visitor after following merges: a token issued before its visitor
+// merged into another keeps working for the surviving record.
+func (s *Server) survivor(ctx context.Context, c *visitorCall) (string, error) {
+	v, err := s.visitors.Get(ctx, c.ws.ID, c.visitorID)
+	if err != nil {
+		return "", err
+	}
+	return v.ID, nil
+}
+
 // beaconIn is the body of a request sent with sendBeacon, which cannot set headers.
 type beaconIn struct {
 	VisitorToken string `json:"visitor_token"`
@@ -366,6 +373,9 @@ func (s *Server) mSendMessage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
+	if c.visitorID, err = s.survivor(ctx, c); err != nil {
+		return err
+	}
 	conv, msg, first, err := s.chat.VisitorMessage(ctx, c.ws.ID, c.visitorID, in.Text, in.ClientID)
 	if err != nil {
 		return err
@@ -375,13 +385,15 @@ func (s *Server) mSendMessage(w http.ResponseWriter, r *http.Request) error {
 	// A typed email address is a chat answer: it becomes the visitor's email (source visitor). It is
 	// not proof, so it merges with no other record. One that the field refuses stays a message.
 	if email := chatEmail(msg.Text); email != "" {
+		// The message is stored: a capture that fails is logged, never turned into an error that
+		// would make the messenger send the message again.
 		sv, changed, err := s.storeFields(ctx, c.ws.ID, c.visitorID, field.SourceVisitor, map[string]string{"email": email}, nil)
 		switch {
 		case err == nil:
 			survivor = sv
 			out["fields_captured"] = nonNil(changed)
 		case errs.KindOf(err) != errs.Invalid && errs.KindOf(err) != errs.Malformed:
-			return err
+			s.log.ErrorContext(ctx, "capturing a chat answer's email failed", "err", err.Error(), "request_id", requestID(ctx))
 		}
 	}
 	if survivor != c.visitorID {
@@ -401,6 +413,9 @@ func (s *Server) mListMessages(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := callOf(r)
+	if c.visitorID, err = s.survivor(r.Context(), c); err != nil {
+		return err
+	}
 	after := int64(0)
 	if v := r.URL.Query().Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -453,6 +468,9 @@ func (s *Server) captureFields(w http.ResponseWriter, r *http.Request, source fi
 	}
 	if len(in.Fields) > 100 {
 		return errs.Field(errs.Invalid, "fields", "at most 100 fields at once")
+	}
+	if c.visitorID, err = s.survivor(r.Context(), c); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	values := map[string]string{}
@@ -557,13 +575,14 @@ func (s *Server) storeFields(ctx context.Context, wsID, visitorID string, source
 	return survivor, changed, err
 }
 
-// chatEmail finds the email address a visitor typed as a chat answer: the message's only
-// address-shaped word. Anything else (no address, several) is not an answer.
+// chatEmail finds the email address a visitor typed as a chat answer: a message that is
+// essentially one address ("ada@acme.example", "sure, it's ada@acme.example."). An address inside
+// a longer sentence ("my colleague bob@x.example will follow up"), or several, is not an answer.
 var emailWord = regexp.MustCompile(`[^\s<>()\[\],;:"'@]+@[^\s<>()\[\],;:"'@]+\.[A-Za-z]{2,}`)
 
 func chatEmail(text string) string {
 	m := emailWord.FindAllString(text, 2)
-	if len(m) != 1 {
+	if len(m) != 1 || len(strings.TrimSpace(text))-len(m[0]) > 16 {
 		return ""
 	}
 	return strings.TrimRight(m[0], ".!?")

@@ -207,6 +207,11 @@ func TestMessengerRateLimit(t *testing.T) {
 
 func TestMessengerPreflightAndScripts(t *testing.T) {
 	h := visitorHarness(t, testkit.SQLite(t))
+	// A refused token still reaches the page, so that the messenger can start again with hello.
+	bad := h.callWith("POST", "/m/v1/page", "garbage", map[string]string{"url": siteOrigin + "/"}, map[string]string{"Origin": siteOrigin})
+	if bad.status != 401 || bad.header.Get("Access-Control-Allow-Origin") != siteOrigin {
+		t.Fatalf("401 without CORS headers: %d %v", bad.status, bad.header)
+	}
 	pre := h.callWith("OPTIONS", "/m/v1/page", "", nil, map[string]string{"Origin": siteOrigin, "Access-Control-Request-Method": "POST"})
 	if pre.status != 204 || pre.header.Get("Access-Control-Allow-Headers") != "Authorization, Content-Type" {
 		t.Fatalf("preflight: %d %v", pre.status, pre.header)

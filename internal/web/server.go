@@ -192,6 +192,16 @@ func (s *Server) wrap(rt route) http.Handler {
 	isJSON := rt.auth == authAPI || rt.auth == authVisitor || (rt.auth == authPublic && isAPI(rt.pattern))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.securityHeaders(w, isJSON)
+		if rt.auth == authVisitor {
+			// Every answer of /m/v1 is readable by the page that asked, errors included (a refused
+			// token must reach the messenger to start again); success answers come only after the
+			// workspace's allowed origins were checked.
+			if o := r.Header.Get("Origin"); o != "" {
+				w.Header().Set("Access-Control-Allow-Origin", o)
+				w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
+				w.Header().Add("Vary", "Origin")
+			}
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		fail := func(err error) {
 			if isJSON {
