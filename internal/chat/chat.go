@@ -87,7 +87,7 @@ func checkClientID(s string) error {
 
 const convCols = `id, workspace_id, visitor_id, status, last_seq, created_at, updated_at`
 
-func scanConv(row interface{ Scan(...any) error }) (*Conversation, error) {
+func scanConv(row db.Scanner) (*Conversation, error) {
 	var c Conversation
 	var created, updated int64
 	if err := row.Scan(&c.ID, &c.WorkspaceID, &c.VisitorID, &c.Status, &c.LastSeq, &created, &updated); err != nil {
@@ -99,7 +99,7 @@ func scanConv(row interface{ Scan(...any) error }) (*Conversation, error) {
 
 const msgCols = `id, conversation_id, seq, author_kind, author_id, text, client_id, created_at`
 
-func scanMsg(row interface{ Scan(...any) error }) (*Message, error) {
+func scanMsg(row db.Scanner) (*Message, error) {
 	var m Message
 	var created int64
 	if err := row.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.Author, &m.AuthorID, &m.Text, &m.ClientID, &created); err != nil {
@@ -209,20 +209,8 @@ func (s *Store) Messages(ctx context.Context, wsID, visitorID, convID string, af
 	if limit <= 0 || limit > 500 {
 		limit = 500
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+msgCols+` FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, convID, after, limit)
-	if err != nil {
-		return nil, errs.Op("chat.Messages", err)
-	}
-	defer rows.Close()
-	out := []*Message{}
-	for rows.Next() {
-		m, err := scanMsg(rows)
-		if err != nil {
-			return nil, errs.Op("chat.Messages", err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	out, err := db.All(ctx, s.db, scanMsg, `SELECT `+msgCols+` FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, convID, after, limit)
+	return out, errs.Op("chat.Messages", err)
 }
 
 // MergeHook moves a merged visitor's conversations to the visitor that survives (V4). A visitor

@@ -234,3 +234,27 @@ func (d *DB) Backup(ctx context.Context, path string) error {
 
 // Ping checks that the database answers, for /readyz.
 func (d *DB) Ping(ctx context.Context) error { return d.PingContext(ctx) }
+
+// Scanner is what *sql.Row and *sql.Rows have in common: a row to read.
+type Scanner interface {
+	Scan(dest ...any) error
+}
+
+// All runs query on q and returns what scan reads from each row, in order: an empty (never nil)
+// slice when there are none. It returns the first error of the query, a scan or the rows.
+func All[T any](ctx context.Context, q Queryer, scan func(Scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -146,3 +146,27 @@ func TestBackup(t *testing.T) {
 		t.Fatalf("backup content: %q %v", name, err)
 	}
 }
+
+func TestAll(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		for _, id := range []string{"w1", "w2", "w3"} {
+			d.ExecContext(ctx, `INSERT INTO workspaces (id, name, site_id, time_zone, created_at, updated_at) VALUES ($1, $1, $1, 'UTC', 0, 0)`, id)
+		}
+		name := func(r db.Scanner) (string, error) {
+			var s string
+			return s, r.Scan(&s)
+		}
+		got, err := db.All(ctx, d, name, `SELECT name FROM workspaces WHERE id <> $1 ORDER BY id`, "w2")
+		if err != nil || len(got) != 2 || got[0] != "w1" || got[1] != "w3" {
+			t.Fatalf("All = %v, %v", got, err)
+		}
+		none, err := db.All(ctx, d, name, `SELECT name FROM workspaces WHERE id = 'nope'`)
+		if err != nil || none == nil || len(none) != 0 {
+			t.Fatalf("no rows: %#v, %v", none, err)
+		}
+		if _, err := db.All(ctx, d, name, `SELECT nope FROM workspaces`); err == nil {
+			t.Fatal("a bad query did not fail")
+		}
+	})
+}

@@ -46,7 +46,7 @@ func (s *Store) definitions(ctx context.Context, q db.Queryer, wsID string) ([]D
 	return append(out, custom...), nil
 }
 
-func scanDefinition(row interface{ Scan(...any) error }) (Definition, error) {
+func scanDefinition(row db.Scanner) (Definition, error) {
 	var d Definition
 	var opts, prec string
 	var created, updated int64

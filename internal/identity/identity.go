@@ -119,7 +119,7 @@ func (u *User) Name() string {
 const userCols = `id, workspace_id, email, role, first_name, last_name, job_title, phone, time_zone,
 	password_hash, active, activated_at, deactivated_at, photo_updated_at, created_at, updated_at`
 
-func scanUser(row interface{ Scan(...any) error }) (*User, error) {
+func scanUser(row db.Scanner) (*User, error) {
 	var u User
 	var activated, deactivated, photo, created, updated int64
 	err := row.Scan(&u.ID, &u.WorkspaceID, &u.Email, &u.Role, &u.FirstName, &u.LastName, &u.JobTitle, &u.Phone,
@@ -287,20 +287,8 @@ func (s *Service) UserByEmail(ctx context.Context, wsID, email string) (*User, e
 
 // ListUsers returns the workspace's users, oldest first.
 func (s *Service) ListUsers(ctx context.Context, wsID string) ([]*User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE workspace_id = $1 ORDER BY created_at, id LIMIT 10000`, wsID)
-	if err != nil {
-		return nil, fmt.Errorf("identity.ListUsers: %w", err)
-	}
-	defer rows.Close()
-	out := []*User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("identity.ListUsers: %w", err)
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	out, err := db.All(ctx, s.db, scanUser, `SELECT `+userCols+` FROM users WHERE workspace_id = $1 ORDER BY created_at, id LIMIT 10000`, wsID)
+	return out, errs.Op("identity.ListUsers", err)
 }
 
 // UserPatch holds the fields to change; nil fields stay.
@@ -454,19 +442,7 @@ func (s *Service) Reactivate(ctx context.Context, actor *User, userID string) (*
 // UsersByEmail returns every user with that email across all workspaces, oldest first. It is for
 // operators' tools (the demo seed), never for a request of one workspace.
 func (s *Service) UsersByEmail(ctx context.Context, email string) ([]*User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE email = $1 ORDER BY created_at LIMIT 100`,
+	out, err := db.All(ctx, s.db, scanUser, `SELECT `+userCols+` FROM users WHERE email = $1 ORDER BY created_at LIMIT 100`,
 		strings.ToLower(strings.TrimSpace(email)))
-	if err != nil {
-		return nil, fmt.Errorf("identity.UsersByEmail: %w", err)
-	}
-	defer rows.Close()
-	var out []*User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("identity.UsersByEmail: %w", err)
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return out, errs.Op("identity.UsersByEmail", err)
 }

@@ -63,22 +63,16 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Session, string, e
 	if err := s.claimAttempt(ctx, email); err != nil {
 		return nil, "", err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE email = $1 AND active = TRUE AND activated_at <> 0 ORDER BY created_at LIMIT 20`, email)
+	users, err := db.All(ctx, s.db, scanUser, `SELECT `+userCols+` FROM users WHERE email = $1 AND active = TRUE AND activated_at <> 0 ORDER BY created_at LIMIT 20`, email)
 	if err != nil {
 		return nil, "", fmt.Errorf("identity.Login: %w", err)
 	}
 	var cands []*User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			rows.Close()
-			return nil, "", fmt.Errorf("identity.Login: %w", err)
-		}
+	for _, u := range users {
 		if in.WorkspaceID == "" || u.WorkspaceID == in.WorkspaceID {
 			cands = append(cands, u)
 		}
 	}
-	rows.Close()
 	if len(cands) == 0 {
 		if _, err := s.verify(ctx, in.Password, s.dummyHash); err != nil { // equal timing for unknown accounts
 			return nil, "", err

@@ -93,7 +93,7 @@ func splitScopes(s string) []Scope {
 
 const tokenCols = `id, workspace_id, user_id, name, prefix, scopes, created_at, last_used_at, expires_at, revoked_at`
 
-func scanToken(row interface{ Scan(...any) error }) (*Token, error) {
+func scanToken(row db.Scanner) (*Token, error) {
 	var t Token
 	var scopes string
 	var created, used, expires, revoked int64
@@ -114,20 +114,8 @@ func (s *Service) ListTokens(ctx context.Context, actor *User) ([]*Token, error)
 		q += ` AND user_id = $2`
 		args = append(args, actor.ID)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY created_at DESC, id LIMIT 1000`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("identity.ListTokens: %w", err)
-	}
-	defer rows.Close()
-	out := []*Token{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("identity.ListTokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	out, err := db.All(ctx, s.db, scanToken, q+` ORDER BY created_at DESC, id LIMIT 1000`, args...)
+	return out, errs.Op("identity.ListTokens", err)
 }
 
 // RevokeToken revokes a token at once. Admins may revoke any token of the workspace, others their

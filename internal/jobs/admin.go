@@ -48,24 +48,19 @@ func (q *Queue) List(ctx context.Context, workspaceID string, state State, limit
 		}
 		curID = before
 	}
-	rows, err := q.d.QueryContext(ctx, `SELECT `+jobCols+` FROM jobs
+	scan := func(r db.Scanner) (Job, error) {
+		j, err := scanJob(r)
+		if err != nil {
+			return Job{}, err
+		}
+		return *j, nil
+	}
+	out, err := db.All(ctx, q.d, scan, `SELECT `+jobCols+` FROM jobs
 		WHERE workspace_id = $1 AND ($2 = '' OR state = $2)
 		AND (created_at < $3 OR (created_at = $3 AND id < $4))
 		ORDER BY created_at DESC, id DESC LIMIT $5`,
 		workspaceID, string(state), curAt, curID, limit)
 	if err != nil {
-		return nil, fmt.Errorf("jobs.List: %w", err)
-	}
-	defer rows.Close()
-	out := []Job{}
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, fmt.Errorf("jobs.List: %w", err)
-		}
-		out = append(out, *j)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("jobs.List: %w", err)
 	}
 	return out, nil

@@ -20,9 +20,7 @@ import (
 const jobCols = `id, workspace_id, kind, payload, state, attempts, max_attempts, run_at, lease_until,
 	locked_by, last_error, dedupe_key, created_at, updated_at, finished_at`
 
-type scanner interface{ Scan(dest ...any) error }
-
-func scanJob(s scanner) (*Job, error) {
+func scanJob(s db.Scanner) (*Job, error) {
 	var (
 		j                                        Job
 		payload, state                           string

@@ -205,7 +205,7 @@ type PageView struct {
 
 const visitorCols = `id, workspace_id, email, consent, first_seen_at, last_seen_at, sessions_count, merged_into, created_at, updated_at`
 
-func scanVisitor(row interface{ Scan(...any) error }) (*Visitor, error) {
+func scanVisitor(row db.Scanner) (*Visitor, error) {
 	var v Visitor
 	var first, last, created, updated int64
 	if err := row.Scan(&v.ID, &v.WorkspaceID, &v.Email, &v.Consent, &first, &last, &v.Sessions, &v.MergedInto,
@@ -222,7 +222,7 @@ const sessionCols = `id, visitor_id, started_at, last_activity_at, last_seen_at,
 
 // scanSession reads a session row; a session the rules have ended at now but no request has
 // closed yet gets its computed EndedAt.
-func (s *Service) scanSession(row interface{ Scan(...any) error }, now time.Time) (*Session, error) {
+func (s *Service) scanSession(row db.Scanner, now time.Time) (*Session, error) {
 	var x Session
 	var started, activity, seen, ended int64
 	err := row.Scan(&x.ID, &x.VisitorID, &started, &activity, &seen, &ended, &x.LandingURL, &x.Referrer,
@@ -302,22 +302,17 @@ func (s *Service) Sessions(ctx context.Context, wsID, visitorID string, limit in
 	if err != nil {
 		return nil, errs.Op("visitor.Sessions", err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+sessionCols+` FROM visitor_sessions
+	now := s.clk.Now()
+	scan := func(r db.Scanner) (Session, error) {
+		x, err := s.scanSession(r, now)
+		if err != nil {
+			return Session{}, err
+		}
+		return *x, nil
+	}
+	out, err := db.All(ctx, s.db, scan, `SELECT `+sessionCols+` FROM visitor_sessions
 		WHERE workspace_id = $1 AND visitor_id = $2 ORDER BY started_at DESC, id DESC LIMIT $3`, wsID, v.ID, clampLimit(limit))
 	if err != nil {
-		return nil, fmt.Errorf("visitor.Sessions: %w", err)
-	}
-	defer rows.Close()
-	now := s.clk.Now()
-	out := []Session{}
-	for rows.Next() {
-		x, err := s.scanSession(rows, now)
-		if err != nil {
-			return nil, fmt.Errorf("visitor.Sessions: %w", err)
-		}
-		out = append(out, *x)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("visitor.Sessions: %w", err)
 	}
 	return out, nil
@@ -346,23 +341,16 @@ func (s *Service) PageViews(ctx context.Context, wsID, sessionID string, limit i
 	if _, err := s.SessionByID(ctx, wsID, sessionID); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, visitor_id, session_id, url, title, referrer, at FROM page_views
-		WHERE workspace_id = $1 AND session_id = $2 ORDER BY at DESC, id DESC LIMIT $3`, wsID, sessionID, clampLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("visitor.PageViews: %w", err)
-	}
-	defer rows.Close()
-	out := []PageView{}
-	for rows.Next() {
+	scan := func(r db.Scanner) (PageView, error) {
 		var p PageView
 		var at int64
-		if err := rows.Scan(&p.ID, &p.VisitorID, &p.SessionID, &p.URL, &p.Title, &p.Referrer, &at); err != nil {
-			return nil, fmt.Errorf("visitor.PageViews: %w", err)
-		}
+		err := r.Scan(&p.ID, &p.VisitorID, &p.SessionID, &p.URL, &p.Title, &p.Referrer, &at)
 		p.At = db.Time(at)
-		out = append(out, p)
+		return p, err
 	}
-	if err := rows.Err(); err != nil {
+	out, err := db.All(ctx, s.db, scan, `SELECT id, visitor_id, session_id, url, title, referrer, at FROM page_views
+		WHERE workspace_id = $1 AND session_id = $2 ORDER BY at DESC, id DESC LIMIT $3`, wsID, sessionID, clampLimit(limit))
+	if err != nil {
 		return nil, fmt.Errorf("visitor.PageViews: %w", err)
 	}
 	return out, nil

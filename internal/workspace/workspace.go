@@ -87,7 +87,7 @@ func (s *Store) Create(ctx context.Context, q db.Queryer, n New) (*Workspace, er
 
 const cols = `id, name, site_id, time_zone, allowed_origins, settings, identity_secret <> '', created_at, updated_at`
 
-func scan(row interface{ Scan(...any) error }) (*Workspace, error) {
+func scan(row db.Scanner) (*Workspace, error) {
 	var w Workspace
 	var origins, settings string
 	var created, updated int64
