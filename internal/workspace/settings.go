@@ -164,6 +164,9 @@ func (s *Store) RotateIdentitySecret(ctx context.Context, wsID string, keys *sec
 	if n, _ := res.RowsAffected(); n == 0 {
 		return "", errs.NotFoundf("no such workspace")
 	}
+	if w, err := s.Get(ctx, wsID); err == nil {
+		s.forget(w)
+	}
 	return sec, nil
 }
 

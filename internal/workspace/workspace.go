@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -44,10 +45,36 @@ const MaxOrigins = 50
 type Store struct {
 	db  *db.DB
 	clk clock.Clock
+
+	// bySite caches BySiteID, which every messenger request asks: entries live SiteCacheTTL and
+	// this process's own changes drop them at once.
+	mu     sync.Mutex
+	bySite map[string]siteEntry
 }
 
+type siteEntry struct {
+	w  *Workspace
+	at time.Time
+}
+
+// SiteCacheTTL is how long BySiteID answers from memory: another replica's change to a workspace
+// reaches this one's messenger endpoints within it.
+const SiteCacheTTL = 5 * time.Second
+
+// maxSiteCache bounds the cache; past it, it starts over (a server hosts few workspaces).
+const maxSiteCache = 10_000
+
 // NewStore returns a Store on d.
-func NewStore(d *db.DB, clk clock.Clock) *Store { return &Store{db: d, clk: clk} }
+func NewStore(d *db.DB, clk clock.Clock) *Store {
+	return &Store{db: d, clk: clk, bySite: map[string]siteEntry{}}
+}
+
+// forget drops a workspace from the site cache after a change.
+func (s *Store) forget(w *Workspace) {
+	s.mu.Lock()
+	delete(s.bySite, w.SiteID)
+	s.mu.Unlock()
+}
 
 // New describes a workspace to create.
 type New struct {
@@ -121,7 +148,17 @@ func (s *Store) Get(ctx context.Context, wsID string) (*Workspace, error) {
 }
 
 // BySiteID returns the workspace whose public site id is siteID, or errs.NotFound.
+//
+// The answer may be up to SiteCacheTTL old when another replica changed the workspace; it is
+// shared between callers, who must not modify it.
 func (s *Store) BySiteID(ctx context.Context, siteID string) (*Workspace, error) {
+	now := time.Now() // wall time, not the domain clock: a cache's age, whatever a test's clock says
+	s.mu.Lock()
+	e, ok := s.bySite[siteID]
+	s.mu.Unlock()
+	if ok && now.Sub(e.at) < SiteCacheTTL {
+		return e.w, nil
+	}
 	w, err := scan(s.db.QueryRowContext(ctx, `SELECT `+cols+` FROM workspaces WHERE site_id = $1`, siteID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errs.NotFoundf("no such site")
@@ -129,6 +166,12 @@ func (s *Store) BySiteID(ctx context.Context, siteID string) (*Workspace, error)
 	if err != nil {
 		return nil, fmt.Errorf("workspace.BySiteID: %w", err)
 	}
+	s.mu.Lock()
+	if len(s.bySite) >= maxSiteCache {
+		clear(s.bySite)
+	}
+	s.bySite[siteID] = siteEntry{w: w, at: now}
+	s.mu.Unlock()
 	return w, nil
 }
 
@@ -184,6 +227,7 @@ func (s *Store) Update(ctx context.Context, wsID string, p Patch) (*Workspace, e
 	if err != nil {
 		return nil, errs.Op("workspace.Update", err)
 	}
+	s.forget(out)
 	return out, nil
 }
 

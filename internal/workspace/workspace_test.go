@@ -206,3 +206,31 @@ func TestStore(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSiteCache: BySiteID answers repeat lookups from memory, and a change made through the store
+// is seen at once.
+func TestSiteCache(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		s := workspace.NewStore(d, clock.System{})
+		w, _ := s.Create(ctx, d, workspace.New{Name: "Acme"})
+		if _, err := s.BySiteID(ctx, w.SiteID); err != nil {
+			t.Fatal(err)
+		}
+		// A change behind the store's back is not seen while the entry is fresh...
+		d.ExecContext(ctx, `UPDATE workspaces SET name = 'Renamed in SQL' WHERE id = $1`, w.ID)
+		if got, _ := s.BySiteID(ctx, w.SiteID); got.Name != "Acme" {
+			t.Fatalf("not cached: %q", got.Name)
+		}
+		// ...a change through the store is.
+		if _, err := s.Update(ctx, w.ID, workspace.Patch{Name: ptr("Acme Inc")}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.BySiteID(ctx, w.SiteID); got.Name != "Acme Inc" {
+			t.Fatalf("stale after Update: %q", got.Name)
+		}
+		if _, err := s.BySiteID(ctx, "site_aaaaaaaaaaaaaaaaaaaaaaaaaa"); !errs.Is(err, errs.NotFound) {
+			t.Fatalf("unknown site: %v", err)
+		}
+	})
+}
