@@ -22,6 +22,11 @@ func decodeJSON(r *http.Request, v any) error {
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 		return errs.E(errs.Malformed, "Content-Type must be application/json")
 	}
+	return decodeBody(r, v)
+}
+
+// decodeBody is decodeJSON without the Content-Type check, for callers that accept other types.
+func decodeBody(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	// First the value as it is, to see that it is an object: decoding null into a struct would
 	// succeed and change nothing.

@@ -98,8 +98,7 @@ func readMessengerJSON(r *http.Request, v any) error {
 	if mt != "application/json" && mt != "text/plain" {
 		return errs.E(errs.Malformed, "Content-Type must be application/json or text/plain")
 	}
-	r.Header.Set("Content-Type", "application/json")
-	return decodeJSON(r, v)
+	return decodeBody(r, v)
 }
 
 // messengerAuth authenticates a /m/v1 request other than hello: the visitor token (from the
