@@ -137,7 +137,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		a.Close()
 		return nil, fmt.Errorf("BECKON_TRUSTED_PROXIES: %w", err)
 	}
-	a.Web = web.New(web.Deps{
+	// Real time (issue 4), one block a part; each sets its web.Deps fields in deps below.
+	// -- realtime
+	// -- presence
+	// -- notify
+	// -- liveview
+	deps := web.Deps{
 		Log: log, Identity: a.Identity, Workspaces: a.Workspaces, Jobs: a.Jobs,
 		Checks:        []web.Check{{Name: "database", Ping: a.DB.Ping}, {Name: "bus", Ping: a.Bus.Ping}},
 		Metrics:       web.NewMetrics(a.Jobs),
@@ -145,7 +150,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		TrustedProxies: proxies,
 		Visitors:       a.Visitors, Tokens: visitor.NewTokens(key), Chat: a.Chat, Clock: a.Clock,
 		Fields: a.Fields, DB: a.DB, Secrets: a.Secrets, BaseURL: cfg.BaseURL,
-	})
+	}
+	// -- realtime deps
+	// -- presence deps
+	// -- notify deps
+	// -- liveview deps
+	a.Web = web.New(deps)
 	return a, nil
 }
 

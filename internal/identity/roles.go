@@ -45,17 +45,27 @@ const (
 	ScopeProfileWrite   Scope = "profile:write" // change one's own profile and photo
 	ScopeFieldsRead     Scope = "fields:read"   // visitor field definitions
 	ScopeFieldsWrite    Scope = "fields:write"  // create and change custom fields and field rules
+	// Conversations: read them and their messages; write: send, accept, transfer, invite, close,
+	// reopen, email transcripts, start a conversation with a visitor.
+	ScopeConversationsRead  Scope = "conversations:read"
+	ScopeConversationsWrite Scope = "conversations:write"
+	ScopeVisitorsRead       Scope = "visitors:read" // Live View, Visitor 360
+	// Team channels and outbound webhooks (N3): admins only.
+	ScopeChannelsRead  Scope = "channels:read"
+	ScopeChannelsWrite Scope = "channels:write"
 )
 
 // AllScopes lists every scope.
 var AllScopes = []Scope{ScopeUsersRead, ScopeUsersWrite, ScopeWorkspaceRead, ScopeWorkspaceWrite,
-	ScopeTokensRead, ScopeTokensWrite, ScopeJobsRead, ScopeJobsWrite, ScopeProfileWrite, ScopeFieldsRead, ScopeFieldsWrite}
+	ScopeTokensRead, ScopeTokensWrite, ScopeJobsRead, ScopeJobsWrite, ScopeProfileWrite, ScopeFieldsRead, ScopeFieldsWrite,
+	ScopeConversationsRead, ScopeConversationsWrite, ScopeVisitorsRead, ScopeChannelsRead, ScopeChannelsWrite}
 
 // roleScopes is what each role may do. A rep manages their own profile and tokens (the handlers
 // check ownership) and reads colleagues and the workspace.
 var roleScopes = map[Role][]Scope{
-	RoleAdmin:        AllScopes,
-	RoleRep:          {ScopeUsersRead, ScopeWorkspaceRead, ScopeTokensRead, ScopeTokensWrite, ScopeProfileWrite, ScopeFieldsRead},
+	RoleAdmin: AllScopes,
+	RoleRep: {ScopeUsersRead, ScopeWorkspaceRead, ScopeTokensRead, ScopeTokensWrite, ScopeProfileWrite, ScopeFieldsRead,
+		ScopeConversationsRead, ScopeConversationsWrite, ScopeVisitorsRead},
 	RoleMeetingsOnly: {ScopeUsersRead, ScopeWorkspaceRead, ScopeTokensRead, ScopeTokensWrite, ScopeProfileWrite, ScopeFieldsRead},
 }
 

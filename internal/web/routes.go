@@ -59,6 +59,13 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/m/v1/messages", auth: authVisitor, h: s.mSendMessage, bodyLimit: MessengerBodyLimit},
 		{method: "GET", pattern: "/m/v1/messages", auth: authVisitor, h: s.mListMessages},
 
+		// Real time (issue 4), one block a part.
+		// -- realtime: sockets and the conversations API
+		// -- presence
+		// -- notify: alert preferences, channels and webhooks
+		// -- liveview
+		// -- console UI: inbox, Live View, Visitor 360
+
 		// Console (server-rendered pages).
 		{method: "GET", pattern: "/static/{file...}", auth: authPublic, h: c.static},
 		{method: "GET", pattern: "/login", auth: authGuest, h: c.loginForm},

@@ -58,6 +58,13 @@ type Deps struct {
 	Secrets  *secret.Keyring // opens sealed secrets (identity verification)
 	Clock    clock.Clock     // default: the system clock
 	BaseURL  string          // this server's public URL, for the snippet the console shows
+
+	// Real time (issue 4). Each block belongs to one part; handlers read them as s.deps.X.
+	// -- realtime (hub, sockets, conversations API)
+	// -- presence
+	// -- notify (alerts, channels, webhooks)
+	// -- liveview
+	// -- console UI (inbox, Live View page, Visitor 360)
 }
 
 // Server answers every HTTP request of Beckon. It is an http.Handler.
@@ -92,6 +99,7 @@ type Server struct {
 	// path (404).
 	paths *http.ServeMux
 	allow map[string]string
+	deps  Deps // everything New was given, for the parts that read their dependencies from it
 }
 
 // auth says who may call a route.
@@ -132,7 +140,7 @@ func New(d Deps) *Server {
 		metrics: d.Metrics, metricsToken: d.MetricsToken, proxies: d.TrustedProxies,
 		visitors: d.Visitors, tokens: d.Tokens, chat: d.Chat, fields: d.Fields, db: d.DB, secrets: d.Secrets, clock: d.Clock, baseURL: strings.TrimRight(d.BaseURL, "/"),
 		msgIPs: newLimiter(MessengerIPPerMinute, MessengerIPBurst), msgVisitors: newLimiter(MessengerVisitorPerMinute, MessengerVisitorBurst), secureCookies: d.SecureCookies, maxBody: d.MaxBody,
-		crossOrigin: http.NewCrossOriginProtection(), version: version.Get()}
+		crossOrigin: http.NewCrossOriginProtection(), version: version.Get(), deps: d}
 	s.console = newConsole(s)
 	s.table = s.routes()
 	mux := http.NewServeMux()

@@ -29,6 +29,16 @@ type Settings struct {
 	// IdentityVerification: identify calls must carry a token signed with the workspace's
 	// identity secret (SEC3).
 	IdentityVerification bool `json:"identity_verification"`
+	// IdleMinutes: a rep whose console shows no activity for this long is away for routing (C3),
+	// and available again at their next activity.
+	IdleMinutes int `json:"idle_minutes"`
+	// LiveViewBlock lists pages and subdomains whose visitors never appear in Live View (V5):
+	// each entry is a host ("careers.acme.example", "*.internal.acme.example") or a host and a
+	// path prefix ("acme.example/admin"). See LiveViewBlocked.
+	LiveViewBlock []string `json:"live_view_block"`
+	// TargetAccounts lists the company domains of the workspace's target accounts ("globex.com"):
+	// a visitor whose email or company website is at one of them is a target account (V5, N1).
+	TargetAccounts []string `json:"target_accounts"`
 }
 
 // MessengerSettings shape how the messenger looks on the workspace's site.
@@ -43,8 +53,11 @@ type MessengerSettings struct {
 // DefaultSettings are a new workspace's settings.
 func DefaultSettings() Settings {
 	return Settings{
-		Messenger:  MessengerSettings{Color: "#3b5bdb", Position: "right", LauncherText: "Chat with us", ZIndex: 2147483000, Greeting: "Hi! How can we help?"},
-		CookieDays: 395,
+		Messenger:      MessengerSettings{Color: "#3b5bdb", Position: "right", LauncherText: "Chat with us", ZIndex: 2147483000, Greeting: "Hi! How can we help?"},
+		CookieDays:     395,
+		IdleMinutes:    10,
+		LiveViewBlock:  []string{},
+		TargetAccounts: []string{},
 	}
 }
 
@@ -57,9 +70,12 @@ type SettingsPatch struct {
 		ZIndex       *int    `json:"z_index"`
 		Greeting     *string `json:"greeting"`
 	} `json:"messenger"`
-	ConsentRequired      *bool `json:"consent_required"`
-	CookieDays           *int  `json:"cookie_days"`
-	IdentityVerification *bool `json:"identity_verification"`
+	ConsentRequired      *bool     `json:"consent_required"`
+	CookieDays           *int      `json:"cookie_days"`
+	IdentityVerification *bool     `json:"identity_verification"`
+	IdleMinutes          *int      `json:"idle_minutes"`
+	LiveViewBlock        *[]string `json:"live_view_block"`
+	TargetAccounts       *[]string `json:"target_accounts"`
 }
 
 var colorRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
@@ -115,6 +131,26 @@ func (p *SettingsPatch) apply(st *Settings, hasSecret bool) error {
 			return errs.Field(errs.Conflict, "settings.identity_verification", "create an identity secret first (POST /api/v1/workspace/identity-secret), and sign identify calls with it")
 		}
 		st.IdentityVerification = *p.IdentityVerification
+	}
+	if p.IdleMinutes != nil {
+		if *p.IdleMinutes < 1 || *p.IdleMinutes > 240 {
+			return errs.Field(errs.Invalid, "settings.idle_minutes", "must be from 1 to 240 minutes")
+		}
+		st.IdleMinutes = *p.IdleMinutes
+	}
+	if p.LiveViewBlock != nil {
+		list, err := normalizeBlockList(*p.LiveViewBlock)
+		if err != nil {
+			return err
+		}
+		st.LiveViewBlock = list
+	}
+	if p.TargetAccounts != nil {
+		list, err := normalizeDomains(*p.TargetAccounts)
+		if err != nil {
+			return err
+		}
+		st.TargetAccounts = list
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func TestSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if w.Settings != workspace.DefaultSettings() || w.HasIdentitySecret {
+		if !reflect.DeepEqual(w.Settings, workspace.DefaultSettings()) || w.HasIdentitySecret {
 			t.Fatalf("new workspace settings %+v", w.Settings)
 		}
 		patch := func(js string) (*workspace.Workspace, error) {
