@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +30,12 @@ import (
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/idverify"
 	"github.com/beckonhq/beckon/internal/jobs"
+	"github.com/beckonhq/beckon/internal/liveview"
+	"github.com/beckonhq/beckon/internal/notify"
+	"github.com/beckonhq/beckon/internal/presence"
+	"github.com/beckonhq/beckon/internal/realtime"
 	"github.com/beckonhq/beckon/internal/secret"
+	"github.com/beckonhq/beckon/internal/timezone"
 	"github.com/beckonhq/beckon/internal/visitor"
 	"github.com/beckonhq/beckon/internal/web"
 	"github.com/beckonhq/beckon/internal/workspace"
@@ -50,6 +56,9 @@ type App struct {
 	Visitors   *visitor.Service
 	Chat       *chat.Store
 	Fields     *field.Store
+	Hub        *realtime.Hub
+	Presence   *presence.Service
+	Notify     *notify.Service // alert preferences, team channels, webhooks (N1–N3)
 	Web        *web.Server
 }
 
@@ -128,7 +137,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		a.Close()
 		return nil, err
 	}
-	a.Chat = chat.New(a.DB, a.Clock)
+	a.Chat = chat.New(a.DB, a.Clock, chat.Options{Bus: a.Bus, Log: log, Mailer: a.Mail,
+		Workspace: func(ctx context.Context, wsID string) (string, *time.Location, error) {
+			w, err := a.Workspaces.Get(ctx, wsID)
+			if err != nil {
+				return "", nil, err
+			}
+			return w.Name, timezone.Load(w.TimeZone), nil
+		}})
 	a.Fields = field.NewStore(a.DB, a.Clock)
 	a.Visitors.OnMerge(a.Chat.MergeHook)
 	a.Visitors.OnMerge(a.Fields.MergeHook)
@@ -139,9 +155,65 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	}
 	// Real time (issue 4), one block a part; each sets its web.Deps fields in deps below.
 	// -- realtime
+	a.Hub = realtime.New(a.Bus, log)
 	// -- presence
+	a.Presence = presence.New(a.DB, a.Clock, a.Bus, presence.Options{Log: log,
+		IdleTimeout: func(ctx context.Context, wsID string) time.Duration {
+			w, err := a.Workspaces.Get(ctx, wsID)
+			if err != nil {
+				return 0 // the default
+			}
+			return time.Duration(w.Settings.IdleMinutes) * time.Minute
+		}})
 	// -- notify
+	// Channels reach only public https URLs unless BECKON_WEBHOOK_ALLOW_PRIVATE lets them reach
+	// the operator's own network (where plain http is then allowed too).
+	a.Notify = notify.NewService(a.DB, a.Clock, a.Bus, a.Jobs, a.Secrets, notify.Options{Log: log,
+		AllowPrivate: cfg.WebhookAllowPrivate, AllowInsecure: cfg.WebhookAllowPrivate,
+		ConversationURL: func(convID string) string {
+			return strings.TrimRight(cfg.BaseURL, "/") + "/inbox?c=" + convID // ids are URL-safe
+		}})
+	// Every conversation event goes to the outbound webhooks and channels that asked for it, in
+	// the transaction of the change (at least once, N3).
+	a.Chat.OnEvent(func(ctx context.Context, tx db.Queryer, ev chat.Event) error {
+		if ev.Kind == "" {
+			return nil
+		}
+		return a.Notify.Event(ctx, tx, ev.Space, ev.Kind, ev)
+	})
 	// -- liveview
+	live, err := liveview.New(liveview.Options{Bus: a.Bus, Log: log, Clock: a.Clock, Sessions: a.Visitors, Fields: a.Fields,
+		Settings: func(ctx context.Context, wsID string) (workspace.Settings, error) {
+			w, err := a.Workspaces.Get(ctx, wsID)
+			if err != nil {
+				return workspace.Settings{}, err
+			}
+			return w.Settings, nil
+		},
+		InConversation: func(ctx context.Context, wsID string, visitorIDs []string) (map[string]string, error) {
+			out := map[string]string{} // one query a visitor, until chat offers a batch lookup
+			for _, vid := range visitorIDs {
+				if c, err := a.Chat.OpenConversation(ctx, wsID, vid); err != nil {
+					return nil, err
+				} else if c != nil {
+					out[vid] = c.ID
+				}
+			}
+			return out, nil
+		}})
+	if err == nil {
+		// Conversations open and close in chat, whose "conv" events reach every replica.
+		_, err = a.Bus.Subscribe("inbox.>", func(m bus.Msg) {
+			var ev chat.Event
+			if json.Unmarshal(m.Data, &ev) == nil && ev.T == "conv" && ev.State != nil {
+				live.ConversationChanged(ev.State.WorkspaceID, ev.Visitor, ev.Conv, ev.State.Status == chat.StatusOpen)
+			}
+		})
+	}
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("live view: %w", err)
+	}
 	deps := web.Deps{
 		Log: log, Identity: a.Identity, Workspaces: a.Workspaces, Jobs: a.Jobs,
 		Checks:        []web.Check{{Name: "database", Ping: a.DB.Ping}, {Name: "bus", Ping: a.Bus.Ping}},
@@ -152,9 +224,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		Fields: a.Fields, DB: a.DB, Secrets: a.Secrets, BaseURL: cfg.BaseURL,
 	}
 	// -- realtime deps
+	deps.Hub = a.Hub
 	// -- presence deps
+	deps.Presence = a.Presence
 	// -- notify deps
+	deps.Notify = a.Notify
 	// -- liveview deps
+	deps.LiveView = live
 	a.Web = web.New(deps)
 	return a, nil
 }
@@ -281,6 +357,18 @@ func (a *App) Serve(ctx context.Context, l net.Listener, extra ...Extra) error {
 			errc <- fmt.Errorf("visitors: %w", err)
 		}
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.Web.RunSockets(jctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.Presence.Run(jctx); err != nil && jctx.Err() == nil {
+			errc <- fmt.Errorf("presence: %w", err)
+		}
+	}()
 	for i := range servers {
 		go func(s *http.Server, l net.Listener) {
 			if err := s.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -297,6 +385,9 @@ func (a *App) Serve(ctx context.Context, l net.Listener, extra ...Extra) error {
 	a.Log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Sockets are hijacked connections that Shutdown does not track: close them first (1001),
+	// and their clients reconnect elsewhere or later and resume from their last seq.
+	a.Web.CloseSockets()
 	for _, s := range servers {
 		s.Shutdown(sctx)
 	}

@@ -21,12 +21,14 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/beckonhq/beckon/internal/app"
+	"github.com/beckonhq/beckon/internal/chat"
 	"github.com/beckonhq/beckon/internal/config"
 	"github.com/beckonhq/beckon/internal/demo"
 	"github.com/beckonhq/beckon/internal/field"
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/testkit"
 	"github.com/beckonhq/beckon/internal/visitor"
+	"github.com/beckonhq/beckon/internal/web"
 	"github.com/beckonhq/beckon/internal/widget"
 )
 
@@ -411,8 +413,19 @@ func testMessage(t *testing.T, b *testkit.Tab, e *demoEnv) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(msgs) != 3 || msgs[0].Text != text || msgs[0].Author != "visitor" || msgs[0].Seq != 1 || msgs[1].Text != "And SSO?" || msgs[2].Seq != 3 {
-		t.Errorf("messages %+v", msgs)
+	// The visitor's messages, and the bot's reply to the first (no rep is on line in the demo test).
+	var mine []*chat.Message
+	for _, m := range msgs {
+		if m.Author == "visitor" {
+			mine = append(mine, m)
+		} else if m.Author != "bot" || m.Text != web.OfflineReply {
+			t.Errorf("unexpected message %+v", m)
+		}
+	}
+	if len(msgs) != 4 || len(mine) != 3 || mine[0].Text != text || mine[0].Seq != 1 || mine[1].Text != "And SSO?" || msgs[3].Seq != 4 {
+		for _, m := range msgs {
+			t.Errorf("message %+v", *m)
+		}
 	}
 	noErrors(t, b)
 }
@@ -543,7 +556,7 @@ func testXSS(t *testing.T, b *testkit.Tab, e *demoEnv) {
 		t.Fatalf("no conversation: %v", err)
 	}
 	msgs, err := e.a.Chat.Messages(ctx, e.info.WorkspaceID, v.ID, conv.ID, 0, 10)
-	if err != nil || len(msgs) != 1 || msgs[0].Text != text {
+	if err != nil || len(msgs) != 2 || msgs[0].Text != text || msgs[1].Text != web.OfflineReply {
 		t.Errorf("stored messages %+v, %v", msgs, err)
 	}
 	noErrors(t, b)

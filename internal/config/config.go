@@ -52,7 +52,10 @@ type Config struct {
 
 	GeoIPDB        string // a MaxMind-format database (GeoLite2-City.mmdb …) to locate visitors by IP
 	TrustedProxies string // comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed
-	MetricsToken   string // when set, GET /metrics needs 'Authorization: Bearer <MetricsToken>'; empty: public
+	// WebhookAllowPrivate lets outbound webhooks and team channels reach loopback and private
+	// addresses (a receiver inside the operator's own network); off, they reach only public ones.
+	WebhookAllowPrivate bool
+	MetricsToken        string // when set, GET /metrics needs 'Authorization: Bearer <MetricsToken>'; empty: public
 
 	defaults map[string]string // per-command default overrides given to Bind
 }
@@ -91,6 +94,7 @@ func (c *Config) settings() []setting {
 		{"allow-insecure-http", "serve: allow an http:// base URL", false, "false", &c.AllowInsecureHTTP},
 		{"geoip-db", "a MaxMind-format database file to locate visitors by IP; without it, by their time zone", false, "", &c.GeoIPDB},
 		{"trusted-proxies", "comma-separated IPs or CIDRs of your reverse proxies; X-Forwarded-For from them names the client", false, "", &c.TrustedProxies},
+		{"webhook-allow-private", "let webhooks and Slack/Teams channels reach loopback and private network addresses", false, "false", &c.WebhookAllowPrivate},
 		{"metrics-token", "bearer token that GET /metrics requires (Authorization: Bearer …); empty leaves /metrics public", true, "", &c.MetricsToken},
 	}
 }

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/beckonhq/beckon/internal/bus"
 	"github.com/beckonhq/beckon/internal/chat"
 	"github.com/beckonhq/beckon/internal/clock"
 	"github.com/beckonhq/beckon/internal/db"
@@ -19,6 +21,8 @@ import (
 	"github.com/beckonhq/beckon/internal/field"
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/jobs"
+	"github.com/beckonhq/beckon/internal/presence"
+	"github.com/beckonhq/beckon/internal/realtime"
 	"github.com/beckonhq/beckon/internal/secret"
 	"github.com/beckonhq/beckon/internal/visitor"
 	"github.com/beckonhq/beckon/internal/workspace"
@@ -63,6 +67,8 @@ type harness struct {
 	visitors   *visitor.Service
 	tokens     *visitor.Tokens
 	chat       *chat.Store
+	bus        bus.Bus
+	presence   *presence.Service
 	fields     *field.Store
 	secrets    *secret.Keyring
 	extra      map[string]string // headers of the next call (callWith)
@@ -81,7 +87,7 @@ func newHarness(t testing.TB, d *db.DB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(testLogOut(), nil))
 	q := jobs.New(d, clk, log, jobs.Options{})
 	h.srv = httptest.NewUnstartedServer(nil)
 	h.srv.Start()
@@ -91,7 +97,9 @@ func newHarness(t testing.TB, d *db.DB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.chat = chat.New(d, clk)
+	h.bus = bus.NewInProcess()
+	t.Cleanup(func() { h.bus.Close() })
+	h.chat = chat.New(d, clk, chat.Options{Bus: h.bus, Log: log, Mailer: h.mail})
 	h.fields = field.NewStore(d, clk)
 	h.visitors.OnMerge(h.chat.MergeHook)
 	h.visitors.OnMerge(h.fields.MergeHook)
@@ -100,9 +108,16 @@ func newHarness(t testing.TB, d *db.DB) *harness {
 	go h.visitors.Run(vctx)
 	t.Cleanup(func() { h.visitors.Close(context.Background()); stopVisitors() })
 	h.tokens = visitor.NewTokens([]byte("harness secret key, 32 bytes long!"))
+	h.presence = presence.New(d, clk, h.bus, presence.Options{Log: log})
+	pctx, stopPresence := context.WithCancel(context.Background())
+	presenceDone := make(chan struct{})
+	go func() { defer close(presenceDone); h.presence.Run(pctx) }()
+	t.Cleanup(func() { stopPresence(); <-presenceDone })
 	h.s = New(Deps{Log: log, Identity: h.id, Workspaces: h.wss, Jobs: q, Metrics: NewMetrics(q),
 		Checks: []Check{{Name: "database", Ping: d.Ping}}, MaxBody: 64 << 10,
-		Visitors: h.visitors, Tokens: h.tokens, Chat: h.chat, Fields: h.fields, DB: d, Secrets: h.secrets, BaseURL: h.srv.URL})
+		Visitors: h.visitors, Tokens: h.tokens, Chat: h.chat, Fields: h.fields, DB: d, Secrets: h.secrets, BaseURL: h.srv.URL,
+		Hub: realtime.New(h.bus, log), Presence: h.presence})
+	t.Cleanup(h.s.CloseSockets)
 	h.srv.Config.Handler = h.s
 	h.admin, err = h.id.CreateUser(ctx, d, identity.NewUser{WorkspaceID: h.ws.ID, Email: "admin@acme.example", Role: identity.RoleAdmin,
 		FirstName: "Ada", LastName: "Admin", Password: adminPassword})
@@ -203,4 +218,11 @@ func (h *harness) call(method, path, token string, body any) response {
 	out.body, _ = io.ReadAll(resp.Body)
 	json.Unmarshal(out.body, &out.json)
 	return out
+}
+
+func testLogOut() io.Writer {
+	if os.Getenv("BECKON_TEST_LOG") != "" {
+		return os.Stderr
+	}
+	return io.Discard
 }

@@ -83,7 +83,9 @@ func TestProvenIdentifyMerges(t *testing.T) {
 			t.Fatalf("the phone did not merge into the laptop's visitor: %s", r.body)
 		}
 		msgs := h.m("GET", "/m/v1/messages", r.json["visitor_token"].(string), nil, siteOrigin)
-		if list, _ := msgs.json["messages"].([]any); len(list) != 1 || !strings.Contains(string(msgs.body), "from my laptop") {
+		// The laptop's message and the bot's reply to it (nobody was available).
+		if list, _ := msgs.json["messages"].([]any); len(list) != 2 || !strings.Contains(string(msgs.body), "from my laptop") ||
+			strings.Contains(string(msgs.body), "from my phone") {
 			t.Fatalf("the survivor's open conversation after merge: %s", msgs.body)
 		}
 		// The phone's old token writes to the survivor's open conversation.

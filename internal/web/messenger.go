@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -261,6 +262,10 @@ func (s *Server) mHello(w http.ResponseWriter, r *http.Request) error {
 	if conv != nil {
 		out.Conversation = &conversationRef{ID: conv.ID, LastSeq: conv.LastSeq}
 	}
+	s.liveHello(r.Context(), ws.ID, &in, res, ip, r.UserAgent(), out.Conversation) // Live View (V5)
+	if res.NewSession && !res.NewVisitor {
+		s.alertIfTarget(r.Context(), ws, res.VisitorID, in.Page.URL)
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -315,7 +320,10 @@ func (s *Server) mPage(w http.ResponseWriter, r *http.Request) error {
 	var p visitor.Page
 	r, c, err := s.visitorRequest(w, r, &p, false)
 	if err == nil {
-		_, err = s.visitors.PageView(r.Context(), c.ws.ID, c.visitorID, p)
+		var rec visitor.Recorded
+		if rec, err = s.visitors.PageView(r.Context(), c.ws.ID, c.visitorID, p); err == nil {
+			s.livePage(r.Context(), c.ws.ID, rec, p) // Live View (V5)
+		}
 	}
 	return noContent(w, err)
 }
@@ -324,7 +332,10 @@ func (s *Server) mPage(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) mHeartbeat(w http.ResponseWriter, r *http.Request) error {
 	r, c, err := s.visitorRequest(w, r, &struct{}{}, true)
 	if err == nil {
-		_, err = s.visitors.Heartbeat(r.Context(), c.ws.ID, c.visitorID)
+		var rec visitor.Recorded
+		if rec, err = s.visitors.Heartbeat(r.Context(), c.ws.ID, c.visitorID); err == nil {
+			s.deps.LiveView.Seen(r.Context(), c.ws.ID, rec.VisitorID) // Live View (V5)
+		}
 	}
 	return noContent(w, err)
 }
@@ -333,7 +344,10 @@ func (s *Server) mHeartbeat(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) mLeave(w http.ResponseWriter, r *http.Request) error {
 	r, c, err := s.visitorRequest(w, r, &beaconIn{}, true)
 	if err == nil {
-		_, err = s.visitors.Leave(r.Context(), c.ws.ID, c.visitorID)
+		var rec visitor.Recorded
+		if rec, err = s.visitors.Leave(r.Context(), c.ws.ID, c.visitorID); err == nil {
+			s.deps.LiveView.Leave(r.Context(), c.ws.ID, rec.VisitorID) // Live View (V5)
+		}
 	}
 	return noContent(w, err)
 }
@@ -379,25 +393,12 @@ func (s *Server) mSendMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"conversation_id": conv.ID, "message": msg, "first": first, "fields_captured": []string{}}
-	survivor := c.visitorID
-	// A typed email address is a chat answer: it becomes the visitor's email (source visitor). It is
-	// not proof, so it merges with no other record. One that the field refuses stays a message.
-	if email := chatEmail(msg.Text); email != "" {
-		// The message is stored: a capture that fails is logged, never turned into an error that
-		// would make the messenger send the message again.
-		sv, changed, err := s.storeFields(ctx, c.ws.ID, c.visitorID, field.SourceVisitor, map[string]string{"email": email}, nil)
-		switch {
-		case err == nil:
-			survivor = sv
-			out["fields_captured"] = nonNil(changed)
-		case errs.KindOf(err) != errs.Invalid && errs.KindOf(err) != errs.Malformed:
-			s.log.ErrorContext(ctx, "capturing a chat answer's email failed", "err", err.Error(), "request_id", requestID(ctx))
-		}
-	}
+	survivor, captured := s.captureAnswer(ctx, c.ws.ID, c.visitorID, msg)
+	out := map[string]any{"conversation_id": conv.ID, "message": msg, "first": first, "fields_captured": captured}
 	if survivor != c.visitorID {
 		out["visitor_id"], out["visitor_token"] = survivor, s.tokens.Issue(c.ws.SiteID, survivor, s.clock.Now())
 	}
+	s.alertAfter(ctx, c.ws, survivor, conv, msg, first)
 	if _, err := s.visitors.Touch(ctx, c.ws.ID, survivor); err != nil {
 		return err
 	}
@@ -534,6 +535,12 @@ func (s *Server) captureFields(w http.ResponseWriter, r *http.Request, source fi
 	if _, err := s.visitors.Touch(ctx, c.ws.ID, survivor); err != nil {
 		return err
 	}
+	if len(changed) > 0 || survivor != c.visitorID {
+		s.deps.LiveView.Changed(ctx, c.ws.ID, survivor, c.visitorID) // Live View (V5)
+	}
+	if slices.ContainsFunc(changed, targetHint) {
+		s.alertIfTarget(ctx, c.ws, survivor, "")
+	}
 	out := map[string]any{"visitor_id": survivor, "fields_captured": nonNil(changed), "ignored_fields": ignored}
 	if survivor != c.visitorID {
 		out["visitor_token"] = s.tokens.Issue(c.ws.SiteID, survivor, now)
@@ -569,9 +576,23 @@ func (s *Server) storeFields(ctx context.Context, wsID, visitorID string, source
 		default:
 			survivor, err = s.visitors.Claim(ctx, tx, wsID, visitorID, email)
 		}
-		return err
+		if err != nil || len(changed) == 0 || s.deps.Notify == nil {
+			return err
+		}
+		// Webhooks learn of it in the same transaction (at least once, N3).
+		return s.deps.Notify.Event(ctx, tx, wsID, "visitor.identified", map[string]any{
+			"visitor_id": survivor, "source": source, "fields": changedValues(values, changed), "email_verified": proven})
 	})
 	return survivor, changed, err
+}
+
+// changedValues picks the values of the changed keys.
+func changedValues(values map[string]string, changed []string) map[string]string {
+	out := make(map[string]string, len(changed))
+	for _, k := range changed {
+		out[k] = values[k]
+	}
+	return out
 }
 
 // chatEmail finds the email address a visitor typed as a chat answer: a message that is

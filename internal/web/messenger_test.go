@@ -144,7 +144,8 @@ func TestMessengerMessages(t *testing.T) {
 			t.Fatalf("retry: %s", again.body)
 		}
 		h.m("POST", "/m/v1/messages", tok, map[string]string{"text": "Second", "client_id": "c-2"}, siteOrigin)
-		list := h.m("GET", "/m/v1/messages?after=1", tok, nil, siteOrigin)
+		// After the first message, the bot's reply (nobody is available: seq 2), then "Second".
+		list := h.m("GET", "/m/v1/messages?after=2", tok, nil, siteOrigin)
 		msgs, _ := list.json["messages"].([]any)
 		if list.status != 200 || len(msgs) != 1 || msgs[0].(map[string]any)["text"] != "Second" {
 			t.Fatalf("list: %s", list.body)
@@ -154,8 +155,8 @@ func TestMessengerMessages(t *testing.T) {
 		if !strings.Contains(string(all.body), `\u003cimg src=x onerror=alert(1)\u003e Hi!`) {
 			t.Fatalf("text not kept verbatim: %s", all.body)
 		}
-		// hello reports the open conversation.
-		if c, _ := h.hello(t, map[string]any{"visitor_token": tok}).json["conversation"].(map[string]any); c["last_seq"] != 2.0 {
+		// hello reports the open conversation: two messages and the bot's reply.
+		if c, _ := h.hello(t, map[string]any{"visitor_token": tok}).json["conversation"].(map[string]any); c["last_seq"] != 3.0 {
 			t.Fatalf("conversation in hello: %v", c)
 		}
 	})

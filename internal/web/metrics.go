@@ -23,6 +23,14 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+
+	// Sockets (docs/REALTIME.md).
+	sockets           *prometheus.GaugeVec   // connected, by kind (visitor, rep)
+	socketFrames      prometheus.Counter     // frames written
+	socketSlow        prometheus.Counter     // sockets closed as slow consumers
+	socketRefused     *prometheus.CounterVec // frames refused, by reason
+	messagesDelivered prometheus.Counter     // chat messages written to sockets
+	alertsDelivered   *prometheus.CounterVec // alerts written to rep sockets, by stream
 }
 
 // NewMetrics makes the registry with HTTP, Go runtime, process and build metrics, and the jobs
@@ -36,12 +44,23 @@ func NewMetrics(q *jobs.Queue) *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "method", "code"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "beckon_http_requests_in_flight", Help: "HTTP requests being served."}),
+		sockets: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "beckon_sockets_connected", Help: "WebSockets connected to this server, by kind."},
+			[]string{"kind"}),
+		socketFrames: prometheus.NewCounter(prometheus.CounterOpts{Name: "beckon_socket_frames_sent_total", Help: "Frames written to WebSockets."}),
+		socketSlow: prometheus.NewCounter(prometheus.CounterOpts{Name: "beckon_sockets_slow_closed_total",
+			Help: "WebSockets closed because they read too slowly (they resume after reconnecting)."}),
+		socketRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "beckon_socket_frames_refused_total",
+			Help: "Frames from clients refused, by reason."}, []string{"reason"}),
+		messagesDelivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "beckon_messages_delivered_total",
+			Help: "Chat messages delivered to WebSockets."}),
+		alertsDelivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "beckon_alerts_delivered_total",
+			Help: "Alerts delivered to reps' consoles, by stream."}, []string{"stream"}),
 	}
 	v := version.Get()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "beckon_build_info", Help: "Version of this server; always 1.",
 		ConstLabels: prometheus.Labels{"version": v.App, "go": v.Go, "tzdata": v.TZData}})
 	build.Set(1)
-	reg.MustRegister(m.duration, m.inFlight, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(m.duration, m.inFlight, m.sockets, m.socketFrames, m.socketSlow, m.socketRefused, m.messagesDelivered, m.alertsDelivered, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if q != nil {
 		reg.MustRegister(&jobsCollector{q: q, desc: prometheus.NewDesc("beckon_jobs", "Background jobs by state.", []string{"state"}, nil)})
 	}

@@ -61,10 +61,52 @@ func (s *Server) routes() []route {
 
 		// Real time (issue 4), one block a part.
 		// -- realtime: sockets and the conversations API
+		{method: "GET", pattern: "/m/v1/socket", auth: authVisitor, h: s.mSocket},
+		{method: "POST", pattern: "/m/v1/transcript", auth: authVisitor, h: s.mTranscript, bodyLimit: MessengerBodyLimit},
+		{method: "GET", pattern: "/console/socket", auth: authConsole, h: s.repSocket},
+		{method: "GET", pattern: "/api/v1/conversations", auth: authAPI, scope: identity.ScopeConversationsRead, h: s.apiListConversations},
+		{method: "GET", pattern: "/api/v1/conversations/{id}", auth: authAPI, scope: identity.ScopeConversationsRead, h: s.apiGetConversation},
+		{method: "GET", pattern: "/api/v1/conversations/{id}/messages", auth: authAPI, scope: identity.ScopeConversationsRead, h: s.apiListMessages},
+		{method: "POST", pattern: "/api/v1/conversations/{id}/messages", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiSendMessage},
+		{method: "POST", pattern: "/api/v1/conversations/{id}/accept", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiAccept},
+		{method: "POST", pattern: "/api/v1/conversations/{id}/transfer", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiTransfer},
+		{method: "POST", pattern: "/api/v1/conversations/{id}/invite", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiInvite},
+		{method: "POST", pattern: "/api/v1/conversations/{id}/leave", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiLeave},
+		{method: "POST", pattern: "/api/v1/conversations/{id}/close", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiClose},
+		{method: "POST", pattern: "/api/v1/conversations/{id}/reopen", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiReopen},
+		{method: "POST", pattern: "/api/v1/conversations/{id}/transcript", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiTranscript},
+		{method: "POST", pattern: "/api/v1/visitors/{id}/conversations", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiStartConversation},
 		// -- presence
+		{method: "GET", pattern: "/api/v1/me/presence", auth: authAPI, h: s.apiGetPresence},
+		{method: "PUT", pattern: "/api/v1/me/presence", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiSetPresence},
+		{method: "GET", pattern: "/api/v1/presence", auth: authAPI, scope: identity.ScopeConversationsRead, h: s.apiListPresence},
 		// -- notify: alert preferences, channels and webhooks
+		{method: "GET", pattern: "/api/v1/me/alerts", auth: authAPI, h: s.apiGetAlerts},
+		{method: "PUT", pattern: "/api/v1/me/alerts", auth: authAPI, scope: identity.ScopeProfileWrite, h: s.apiPutAlerts},
+		{method: "GET", pattern: "/api/v1/channels", auth: authAPI, scope: identity.ScopeChannelsRead, h: s.apiListChannels},
+		{method: "POST", pattern: "/api/v1/channels", auth: authAPI, scope: identity.ScopeChannelsWrite, h: s.apiCreateChannel},
+		{method: "GET", pattern: "/api/v1/channels/{id}", auth: authAPI, scope: identity.ScopeChannelsRead, h: s.apiGetChannel},
+		{method: "PATCH", pattern: "/api/v1/channels/{id}", auth: authAPI, scope: identity.ScopeChannelsWrite, h: s.apiUpdateChannel},
+		{method: "DELETE", pattern: "/api/v1/channels/{id}", auth: authAPI, scope: identity.ScopeChannelsWrite, h: s.apiDeleteChannel},
+		{method: "POST", pattern: "/api/v1/channels/{id}/test", auth: authAPI, scope: identity.ScopeChannelsWrite, h: s.apiTestChannel},
+		{method: "POST", pattern: "/api/v1/channels/{id}/rotate-secret", auth: authAPI, scope: identity.ScopeChannelsWrite, h: s.apiRotateChannelSecret},
+		{method: "GET", pattern: "/api/v1/channels/{id}/deliveries", auth: authAPI, scope: identity.ScopeChannelsRead, h: s.apiListDeliveries},
+		{method: "GET", pattern: "/settings/alerts", auth: authConsole, h: c.alertsForm},
+		{method: "POST", pattern: "/settings/alerts", auth: authConsole, h: c.alerts},
+		{method: "GET", pattern: "/settings/channels", auth: authConsole, h: c.channels},
+		{method: "POST", pattern: "/settings/channels", auth: authConsole, h: c.createChannel},
+		{method: "GET", pattern: "/settings/channels/{id}", auth: authConsole, h: c.channel},
+		{method: "POST", pattern: "/settings/channels/{id}", auth: authConsole, h: c.updateChannel},
+		{method: "POST", pattern: "/settings/channels/{id}/test", auth: authConsole, h: c.testChannel},
+		{method: "POST", pattern: "/settings/channels/{id}/rotate-secret", auth: authConsole, h: c.rotateChannelSecret},
+		{method: "POST", pattern: "/settings/channels/{id}/delete", auth: authConsole, h: c.deleteChannel},
 		// -- liveview
+		{method: "GET", pattern: "/api/v1/live", auth: authAPI, scope: identity.ScopeVisitorsRead, h: s.apiLive},
 		// -- console UI: inbox, Live View, Visitor 360
+		{method: "GET", pattern: "/inbox", auth: authConsole, h: c.inbox},
+		{method: "GET", pattern: "/live", auth: authConsole, h: c.live},
+		{method: "GET", pattern: "/visitors/cards", auth: authConsole, h: c.visitorCards},
+		{method: "GET", pattern: "/visitors/{id}", auth: authConsole, h: c.visitorPage},
 
 		// Console (server-rendered pages).
 		{method: "GET", pattern: "/static/{file...}", auth: authPublic, h: c.static},

@@ -10,6 +10,8 @@ import (
 	"github.com/beckonhq/beckon/internal/clock"
 	"github.com/beckonhq/beckon/internal/db"
 	"github.com/beckonhq/beckon/internal/field"
+	"github.com/beckonhq/beckon/internal/presence"
+	"github.com/beckonhq/beckon/internal/realtime"
 	"github.com/beckonhq/beckon/internal/secret"
 	"github.com/beckonhq/beckon/internal/visitor"
 	"log/slog"
@@ -23,6 +25,8 @@ import (
 	"github.com/beckonhq/beckon/internal/errs"
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/jobs"
+	"github.com/beckonhq/beckon/internal/liveview"
+	"github.com/beckonhq/beckon/internal/notify"
 	"github.com/beckonhq/beckon/internal/version"
 	"github.com/beckonhq/beckon/internal/workspace"
 )
@@ -61,9 +65,13 @@ type Deps struct {
 
 	// Real time (issue 4). Each block belongs to one part; handlers read them as s.deps.X.
 	// -- realtime (hub, sockets, conversations API)
+	Hub *realtime.Hub // shares bus subscriptions among this replica's sockets
 	// -- presence
+	Presence *presence.Service // reps' presence (C3)
 	// -- notify (alerts, channels, webhooks)
+	Notify *notify.Service // alert preferences, team channels and webhooks (N1–N3); nil: their routes answer 503
 	// -- liveview
+	LiveView *liveview.Registry // Live View (V5): GET /api/v1/live, the rep socket's "live" frames; nil: 503
 	// -- console UI (inbox, Live View page, Visitor 360)
 }
 
@@ -100,6 +108,8 @@ type Server struct {
 	paths *http.ServeMux
 	allow map[string]string
 	deps  Deps // everything New was given, for the parts that read their dependencies from it
+	// sockets are the WebSockets connected to this server (socket.go).
+	sockets *pinger
 }
 
 // auth says who may call a route.
@@ -140,7 +150,8 @@ func New(d Deps) *Server {
 		metrics: d.Metrics, metricsToken: d.MetricsToken, proxies: d.TrustedProxies,
 		visitors: d.Visitors, tokens: d.Tokens, chat: d.Chat, fields: d.Fields, db: d.DB, secrets: d.Secrets, clock: d.Clock, baseURL: strings.TrimRight(d.BaseURL, "/"),
 		msgIPs: newLimiter(MessengerIPPerMinute, MessengerIPBurst), msgVisitors: newLimiter(MessengerVisitorPerMinute, MessengerVisitorBurst), secureCookies: d.SecureCookies, maxBody: d.MaxBody,
-		crossOrigin: http.NewCrossOriginProtection(), version: version.Get(), deps: d}
+		crossOrigin: http.NewCrossOriginProtection(), version: version.Get(), deps: d,
+		sockets: &pinger{socks: map[*sock]struct{}{}}}
 	s.console = newConsole(s)
 	s.table = s.routes()
 	mux := http.NewServeMux()

@@ -1,10 +1,13 @@
 // The messenger, /js/messenger.<hash>.js: injected by the loader after first paint. It says hello
 // to the Beckon server, keeps the visitor's cookie (M4), replays and serves the beckon(...) API
 // (M2), renders the chat (ui.ts), keeps the session alive, and reports to Google Analytics (M5).
+// The chat runs over the visitor socket (live.ts, docs/REALTIME.md), or over HTTP posts and
+// polling where the socket cannot connect.
 import type { Call, Stub } from './handoff';
+import { Frame, live, Live } from './live';
 import { backoff, req, Res, retryable, wait } from './net';
 import { Consent, store } from './store';
-import { createUI, Msg, Settings, UI } from './ui';
+import { createUI, Msg, Settings, UI, View } from './ui';
 
 type Handler = (detail: unknown) => void;
 type Fields = Record<string, string>;
@@ -29,8 +32,6 @@ type Fields = Record<string, string>;
   let settings: Settings = {};
   let bot = false;
   let ui: UI | null = null;
-  let convId = '';
-  let lastSeq = 0;
   let lastUrl = '';
   let chain: Promise<unknown> = Promise.resolve();
   let waiting: Array<() => Promise<void>> = []; // identify/saveFormData made before consent
@@ -74,17 +75,20 @@ type Fields = Record<string, string>;
   // an identify call's signature) gets one fresh hello, which issues a new token, shared by the
   // requests that were refused meanwhile; then the request is tried once more.
   let renewing: Promise<void> | null = null;
+  const renew = (used: string): Promise<void> => {
+    if (!renewing && token == used) {
+      token = '';
+      renewing = hello().then(() => {
+        renewing = null;
+      });
+    }
+    return renewing || Promise.resolve();
+  };
   async function call(path: string, body?: unknown): Promise<Res> {
     const used = token;
     let r = await req(api + path, used, body);
     if (r.s == 401 && used && !(r.j && r.j.error && r.j.error.field == 'signature')) {
-      if (!renewing && token == used) {
-        token = '';
-        renewing = hello().then(() => {
-          renewing = null;
-        });
-      }
-      if (renewing) await renewing;
+      await renew(used);
       // (A page view needs no second try: the new hello recorded the page.)
       if (token && token != used && path != 'page') r = await req(api + path, token, body);
     }
@@ -143,87 +147,310 @@ type Fields = Record<string, string>;
       cookies.clear();
       return;
     }
-    if (r.j.conversation && r.j.conversation.id) convId = r.j.conversation.id;
+    const c = r.j.conversation;
+    if (c && typeof c.id == 'string' && !convId) {
+      // Its history loads over HTTP when it is needed; the socket follows it from last_seq on.
+      convId = c.id;
+      seqs[convId] = +c.last_seq || 0;
+    }
     save();
     if (!ui) mount(!!(saved && saved.o));
     session();
+    connect();
     const todo = waiting;
     waiting = [];
     for (const f of todo) await f();
   }
 
-  // The chat.
+  // The chat. Each conversation the messenger follows has its highest seq in seqs (the "after"
+  // of a new subscription); every message shows once, by conversation and seq, and in seq order:
+  // the socket sends them so, and messages that arrive before the history of the conversation
+  // hello named has loaded wait for it.
+  let convId = '';
+  let seqs: Record<string, number> = {};
+  let shown: Record<string, 1> = {};
+  let mineAt: Record<string, 1> = {}; // the visitor's own messages, shown since they were sent
+  let others: Record<string, number> = {}; // per conversation, the seq of the last reply
+  let readAt: Record<string, number> = {};
+  let loaded = false; // convId's history is shown (or it has none to load)
+  let loading = false;
+  let held: Array<[string, Msg]> = [];
+  let ended = false; // convId was closed: the next message starts a new conversation
+  let unread = 0;
+  let last: { c: string; seq: number; view: View } | null = null; // the visitor's last message
+  let sock: Live | null = null;
+  let mode = typeof WebSocket == 'function' ? 'ws' : 'http';
+  let hideTimer = 0;
+  let typeTimer = 0;
+  let typedAt = 0;
+
   function mount(reopen: boolean) {
-    ui = createUI({ base: cfg!.b, s: settings, send: say, toggle });
+    ui = createUI({ base: cfg!.b, s: settings, send: say, toggle, typing });
     if (reopen && w.innerWidth > 480) ui.open(false);
   }
   function toggle(open: boolean) {
     save();
     emit(open ? 'open' : 'close', {});
     if (open) {
-      if (convId && !loaded) history();
+      unread = 0;
+      if (ui) ui.badge(0);
+      history();
       poll();
+      read();
     }
   }
   function teardown() {
     if (ui) ui.destroy();
     ui = null;
+    if (sock) sock.stop();
+    sock = null;
     clearInterval(beatTimer);
     clearInterval(pollTimer);
     clearTimeout(retryTimer);
+    clearTimeout(hideTimer);
+    for (const o of outbox) clearTimeout(o.timer);
     beatTimer = pollTimer = 0;
     outbox.length = 0;
-    loaded = false;
+    convId = '';
+    seqs = {};
+    shown = {};
+    mineAt = {};
+    others = {};
+    readAt = {};
     seen = {};
+    held = [];
+    loaded = loading = ended = false;
+    unread = 0;
+    last = null;
+    mode = typeof WebSocket == 'function' ? 'ws' : 'http';
   }
 
-  let loaded = false;
+  // The socket: open while the visitor has a token and the page is visible (closed after 60 s
+  // hidden), so that replies, and conversations a rep starts, arrive at once.
+  function connect() {
+    if (!token || typeof WebSocket != 'function' || document.visibilityState == 'hidden') return;
+    if (!sock) {
+      sock = live(cfg!.b.replace(/^http/, 'ws') + '/m/v1/socket?site=' + encodeURIComponent(cfg!.s), {
+        token: () => token,
+        frame,
+        renew: () =>
+          renew(token).then(() => {
+            if (!token && sock) sock.stop();
+          }),
+        fail() {
+          // Blocked (a proxy that refuses upgrades, say) or down: HTTP until it works again.
+          mode = 'http';
+          pump();
+          poll();
+        },
+      });
+    }
+    sock!.start();
+  }
+  const ws = (f: object) => !!sock && mode == 'ws' && sock.send(f);
+
+  function frame(f: Frame) {
+    const c: string = typeof f.conv == 'string' ? f.conv : '';
+    switch (f.t) {
+      case 'ready': {
+        mode = 'ws';
+        clearInterval(pollTimer);
+        pollTimer = 0;
+        const cv = f.conversation;
+        if (cv && typeof cv.id == 'string' && !(cv.id in seqs)) current(cv.id);
+        for (const k in seqs) ws({ t: 'sub', conv: k, after: seqs[k] });
+        for (const o of outbox) o.sent = false; // unacknowledged: again, with the same ids
+        pump();
+        read();
+        return;
+      }
+      case 'msg': {
+        if (!c) return;
+        if (!(c in seqs)) current(c); // a conversation the server follows for us
+        if (c == convId && !loaded) {
+          held.push([c, f]);
+          history();
+        } else got(c, f, true);
+        return;
+      }
+      case 'ack': {
+        const o = outbox.filter((x) => x.id == f.id)[0];
+        // (The visitor's first message of a conversation is its number 1.)
+        if (o && c && typeof f.seq == 'number') done(o, c, f.seq, f.first != null ? !!f.first : f.seq == 1);
+        captured('chat', Array.isArray(f.fields_captured) ? f.fields_captured : [], '');
+        return;
+      }
+      case 'error': {
+        const o = outbox.filter((x) => x.id == f.id)[0];
+        if (!o) return;
+        const again = f.code == 'too_many_requests' || f.code == 'unavailable';
+        o.sent = false;
+        o.failed = true;
+        const retry = () => {
+          clearTimeout(o.timer);
+          o.failed = false;
+          o.view.status('Sending…');
+          pump();
+        };
+        o.view.status(again ? 'Not delivered yet. Retrying…' : 'Not sent: ' + (f.message || f.code), retry);
+        if (again) o.timer = w.setTimeout(retry, backoff({ s: 0, j: 0, r: 0 }, o.n++));
+        return;
+      }
+      case 'typing':
+        if (f.author == 'rep' && c == convId && ui) {
+          clearTimeout(typeTimer);
+          ui.typing(f.on ? (typeof f.name == 'string' && f.name.split(' ')[0]) || '' : null);
+          if (f.on) typeTimer = w.setTimeout(() => ui && ui.typing(null), 6000);
+        }
+        return;
+      case 'read':
+        if (f.author == 'rep' && last && last.c == c && f.seq >= last.seq) last.view.status('Seen');
+        return;
+      case 'conv': {
+        const cv = f.conv;
+        if (!cv || typeof cv.id != 'string') return;
+        const closed = cv.status == 'closed';
+        // One the visitor did not start here: a rep's, or another tab's.
+        if (!(cv.id in seqs) && !closed) current(cv.id);
+        if (cv.id != convId || closed == ended || !ui) return;
+        ended = closed;
+        if (closed) {
+          ui.typing(null);
+          ui.ended(async (email) => {
+            const r = await send('transcript', { conversation_id: cv.id, email });
+            return r.s == 202 || r.s == 200 ? '' : 'Not sent: ' + errText(r);
+          });
+        }
+      }
+    }
+  }
+
+  // current makes c the conversation the panel shows and new messages go to, and follows it
+  // from its beginning when it is new.
+  function current(c: string) {
+    if (c != convId) {
+      convId = c;
+      loaded = true;
+      ended = false;
+    }
+    if (!(c in seqs)) {
+      seqs[c] = 0;
+      ws({ t: 'sub', conv: c, after: 0 });
+    }
+  }
+
   async function history() {
-    loaded = true;
-    if (!ui) return;
-    ui.busy(true);
+    if (loaded || loading || !convId) return;
+    loading = true;
+    const c = convId;
+    if (ui) ui.busy(true);
     const r = await call('messages?after=0');
+    loading = false;
+    loaded = true;
     if (ui) ui.busy(false);
-    if (r.s == 200 && r.j && Array.isArray(r.j.messages)) for (const m of r.j.messages) got(m, false);
-  }
-  function got(m: Msg & { id: string; seq: number }, live: boolean) {
-    if (!m || typeof m.text != 'string' || seen[m.id] || !ui) return;
-    seen[m.id] = 1;
-    if (m.seq > lastSeq) lastSeq = m.seq;
-    ui.add(m, m.author == 'visitor');
-    if (live) emit('message', { ...m, conversation_id: convId });
+    if (r.s == 200 && r.j && Array.isArray(r.j.messages) && (r.j.conversation_id || c) == c) {
+      for (const m of r.j.messages) got(c, m, false);
+    }
+    const h = held;
+    held = [];
+    for (const [k, m] of h) got(k, m, true);
+    read();
   }
 
-  // Polling for replies every 3 s while the panel is open, the page visible and a conversation
-  // exists (live sockets come later). A poll that overlaps a send is dropped, so that the
-  // visitor's own message never shows twice.
+  // got shows a message of conversation c from the server, unless it shows already; fresh ones
+  // (not history) are announced to the page's handlers.
+  function got(c: string, r: Msg, fresh: boolean) {
+    if (!r || typeof r.text != 'string' || typeof r.seq != 'number' || !ui) return;
+    // The socket's names (name, at) and HTTP's (author_name, created_at), as the page's
+    // message event has them.
+    const seq = r.seq;
+    const m: Msg = {
+      id: r.id,
+      seq,
+      author: r.author,
+      author_name: r.author_name || r.name,
+      text: r.text,
+      created_at: r.created_at || r.at,
+    };
+    if (seq > (seqs[c] || 0)) seqs[c] = seq;
+    const k = c + ' ' + seq;
+    if (shown[k] || (m.id && seen[m.id])) return;
+    shown[k] = 1;
+    if (m.id) seen[m.id] = 1;
+    const mine = m.author == 'visitor';
+    if (fresh && m.author != 'system') emit('message', { ...m, conversation_id: c });
+    if (mineAt[k]) return;
+    if (mine && fresh) {
+      // Its echo came before its ack.
+      const o = outbox.filter((x) => x.sent && x.text == m.text)[0];
+      if (o) return done(o, c, seq, seq == 1);
+    }
+    const view = ui.add(m, mine);
+    if (mine) last = { c, seq, view };
+    else if (m.author != 'system') {
+      others[c] = seq;
+      if (fresh) {
+        clearTimeout(typeTimer);
+        ui.typing(null);
+        if (!ui.isOpen()) ui.badge(++unread);
+      }
+    }
+    if (fresh) read();
+  }
+
+  // read tells the server the visitor has seen the replies, while the panel is open and visible.
+  function read() {
+    const c = convId;
+    if (ui && ui.isOpen() && document.visibilityState == 'visible' && (others[c] || 0) > (readAt[c] || 0)) {
+      if (ws({ t: 'read', conv: c, seq: seqs[c] })) readAt[c] = seqs[c];
+    }
+  }
+
+  // typing tells the rep the visitor is typing, at most every 3 s, and when they stop.
+  function typing(on: boolean) {
+    const now = Date.now();
+    if (!convId || ended || (on ? now - typedAt < 3000 : !typedAt)) return;
+    if (ws({ t: 'typing', conv: convId, on })) typedAt = on ? now : 0;
+  }
+
+  // Polling for replies every 3 s, over HTTP when the socket cannot connect, while the panel is
+  // open, the page visible and a conversation exists. A poll that overlaps a send is dropped, so
+  // that the visitor's own message never shows twice.
   let pollTimer = 0;
   let gen = 0;
   function poll() {
-    if (!pollTimer && ui && ui.isOpen() && convId) {
+    if (mode == 'http' && !pollTimer && ui && ui.isOpen() && convId) {
       pollTimer = w.setInterval(async () => {
-        if (!ui || !ui.isOpen()) {
+        if (!ui || !ui.isOpen() || mode != 'http') {
           clearInterval(pollTimer);
           pollTimer = 0;
           return;
         }
         if (sending || document.visibilityState != 'visible' || !loaded) return;
         const g = gen;
-        const r = await call('messages?after=' + lastSeq);
+        const c = convId;
+        const r = await call('messages?after=' + (seqs[c] || 0));
         if (g == gen && r.s == 200 && r.j && Array.isArray(r.j.messages)) {
-          for (const m of r.j.messages) got(m, true);
+          const to = r.j.conversation_id || c;
+          if (to != c) return current(to); // a new conversation: polled from its start next time
+          for (const m of r.j.messages) got(c, m, true);
         }
       }, 3000);
     }
   }
 
-  // Sending: one message at a time, in order, each with a client_id so that retries are
-  // idempotent; failures that may pass are retried with backoff, forever, while the page lives.
+  // Sending: each message with a client id, so that retries are idempotent. Over the socket they
+  // go at once and stay "Sending…" until acknowledged, and go again after a reconnect. Over HTTP
+  // they go one at a time, in order; failures that may pass are retried with backoff, forever,
+  // while the page lives.
   interface Out {
     id: string;
     text: string;
-    view: ReturnType<UI['add']>;
+    view: View;
     n: number;
+    sent?: boolean; // over the current socket
+    failed?: boolean; // refused: waits for the visitor's retry (or its timer)
+    timer?: number;
   }
   const outbox: Out[] = [];
   let sending = false;
@@ -241,35 +468,48 @@ type Fields = Record<string, string>;
     const t = text.trim();
     if (!ui || !t) return false;
     ui.notice('');
+    typing(false);
     const view = ui.add({ author: 'visitor', text: t }, true);
     view.status('Sending…');
     outbox.push({ id: clientId(), text: t, view, n: 0 });
     pump();
     return true;
   }
+  // done: o is stored as message seq of conversation c.
+  function done(o: Out, c: string, seq: number, first: boolean) {
+    const i = outbox.indexOf(o);
+    if (i >= 0) outbox.splice(i, 1);
+    clearTimeout(o.timer);
+    o.view.status('');
+    mineAt[c + ' ' + seq] = 1;
+    if (last && last.view != o.view) last.view.status('');
+    last = { c, seq, view: o.view };
+    current(c);
+    if (first && !started[c]) {
+      started[c] = 1;
+      ga('Conversation Started');
+    }
+  }
   async function pump() {
-    const o = outbox[0];
+    if (mode == 'ws') {
+      for (const o of outbox) {
+        if (!o.sent && !o.failed && ws({ t: 'send', id: o.id, conv: ended ? undefined : convId || undefined, text: o.text })) o.sent = true;
+      }
+      return;
+    }
+    const o = outbox.filter((x) => !x.failed)[0];
     if (sending || !o) return;
     sending = true;
     gen++;
     clearTimeout(retryTimer);
     const r = await call('messages', { text: o.text, client_id: o.id });
     sending = false;
-    if (outbox[0] != o) return; // torn down meanwhile
+    if (outbox.indexOf(o) < 0) return pump(); // acknowledged over the socket, or torn down
     const j = r.j;
     if ((r.s == 201 || r.s == 200) && j && j.message) {
-      outbox.shift();
-      o.view.status('');
       const m = j.message;
-      seen[m.id] = 1;
-      if (m.seq > lastSeq) lastSeq = m.seq;
-      if (j.conversation_id) convId = j.conversation_id;
-      if (!convId) convId = 'conversation';
-      loaded = true; // a conversation this page started has no history to load
-      if (j.first && !started[convId]) {
-        started[convId] = 1;
-        ga('Conversation Started');
-      }
+      if (m.id) seen[m.id] = 1;
+      done(o, j.conversation_id || convId || 'conversation', m.seq, !!j.first);
       emit('message', { ...m, conversation_id: convId });
       captured('chat', Array.isArray(j.fields_captured) ? j.fields_captured : [], '');
       poll();
@@ -279,8 +519,12 @@ type Fields = Record<string, string>;
       retryTimer = w.setTimeout(pump, delay);
       return;
     } else {
-      outbox.shift();
-      o.view.status('Not sent: ' + errText(r));
+      o.failed = true;
+      o.view.status('Not sent: ' + errText(r), () => {
+        o.failed = false;
+        o.view.status('Sending…');
+        pump();
+      });
     }
     pump();
   }
@@ -349,10 +593,12 @@ type Fields = Record<string, string>;
     cookies.optOut(days());
   }
 
-  // Sessions (V1): a heartbeat every 60 s while the page is visible; leave on pagehide.
+  // Sessions (V1): a heartbeat every 60 s while the page is visible; leave on pagehide. The
+  // socket closes after 60 s hidden and on pagehide (which keeps the page fit for the
+  // back/forward cache), and opens again when the page shows.
   let beat = 0;
   let beatTimer = 0;
-  let live = false;
+  let listening = false;
   function heartbeat() {
     if (!token) return;
     beat = Date.now();
@@ -365,15 +611,26 @@ type Fields = Record<string, string>;
         if (document.visibilityState == 'visible') heartbeat();
       }, 60000);
     }
-    if (live) return;
-    live = true;
+    if (listening) return;
+    listening = true;
     document.addEventListener('visibilitychange', () => {
-      if (document.visibilityState == 'visible' && Date.now() - beat >= 60000) heartbeat();
+      clearTimeout(hideTimer);
+      if (document.visibilityState == 'visible') {
+        if (Date.now() - beat >= 60000) heartbeat();
+        connect();
+        read();
+      } else {
+        hideTimer = w.setTimeout(() => sock && sock.stop(), 60000);
+      }
     });
     w.addEventListener('pageshow', (e) => {
-      if (e.persisted) heartbeat(); // back from the back/forward cache
+      if (e.persisted) {
+        heartbeat(); // back from the back/forward cache
+        connect();
+      }
     });
     w.addEventListener('pagehide', () => {
+      if (sock) sock.stop();
       try {
         if (token && navigator.sendBeacon) navigator.sendBeacon(api + 'leave', JSON.stringify({ visitor_token: token }));
       } catch (e) {

@@ -1,6 +1,7 @@
 // The launcher and the chat panel, inside a closed shadow root on one fixed-position host, so
 // that the page's CSS and scripts cannot reach them. Everything the server or the visitor sends
-// is set with textContent: nothing is ever parsed as HTML.
+// is set with textContent: nothing is ever parsed as HTML. Links in replies become anchors built
+// with DOM calls, and only for http, https and mailto URLs.
 
 /** Messenger settings from hello (docs/MESSENGER-PROTOCOL.md). */
 export interface Settings {
@@ -15,14 +16,16 @@ export interface Settings {
   cookie_days?: number;
 }
 
-/** A chat message as the server sends it. */
+/** A chat message as the server sends it (over the socket, with name and at). */
 export interface Msg {
   id?: string;
   seq?: number;
   author: string;
   author_name?: string;
+  name?: string;
   text: string;
   created_at?: string;
+  at?: string;
 }
 
 /** One rendered message whose delivery status can change. */
@@ -34,9 +37,16 @@ export interface UI {
   open(focus: boolean): void;
   close(): void;
   isOpen(): boolean;
+  /** Shows a message: the visitor's own (mine), a reply, or a system line (author "system"). */
   add(m: Msg, mine: boolean): View;
   busy(b: boolean): void;
   notice(text: string): void;
+  /** Shows "<name> is typing…"; null hides it. */
+  typing(name: string | null): void;
+  /** The number of unread replies on the launcher; 0 hides it. */
+  badge(n: number): void;
+  /** Shows that the conversation ended, with an offer to email its transcript: mail sends it and resolves to an error text, '' when it worked. */
+  ended(mail: (email: string) => Promise<string>): void;
   destroy(): void;
 }
 
@@ -46,6 +56,8 @@ export interface Options {
   /** Sends the text; false keeps it in the input. */
   send(text: string): boolean;
   toggle(open: boolean): void;
+  /** The visitor is typing (on input) or stopped (on blur). */
+  typing(on: boolean): void;
 }
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -85,6 +97,26 @@ function icon(d: string, cls: string, filled?: boolean): SVGSVGElement {
   }
   s.appendChild(p);
   return s;
+}
+
+// Only these schemes become links; anything else (javascript:, data:, …) stays text.
+const LINK = /\b(?:https?:\/\/|mailto:)[^\s<>"]+/gi;
+
+/** Appends t to p as text, with its http, https and mailto URLs as anchors. */
+function linkify(p: HTMLElement, t: string) {
+  let at = (LINK.lastIndex = 0);
+  for (let m; (m = LINK.exec(t)); ) {
+    const u = m[0].replace(/[.,;:!?'")\]}>]+$/, '');
+    const a = el('a', '', u);
+    a.href = u;
+    // What the browser made of it: one of the three schemes, and the one the text names.
+    if (!/^(https?|mailto):$/.test(a.protocol) || u.toLowerCase().indexOf(a.protocol)) continue;
+    a.rel = 'noopener noreferrer nofollow';
+    a.target = '_blank';
+    p.append(t.slice(at, m.index), a);
+    at = LINK.lastIndex = m.index + u.length;
+  }
+  p.append(t.slice(at));
 }
 
 function button(cls: string, label: string, ...kids: Node[]): HTMLButtonElement {
@@ -145,6 +177,10 @@ export function createUI(o: Options): UI {
   list.setAttribute('aria-live', 'polite');
   list.setAttribute('aria-label', 'Messages');
   list.tabIndex = 0;
+  // "Riley is typing…", under the list and out of the log's announcements.
+  const typing = el('p', 'bk-typing');
+  typing.setAttribute('aria-hidden', 'true');
+  typing.hidden = true;
 
   const note = el('p', 'bk-note');
   note.setAttribute('role', 'status');
@@ -158,7 +194,7 @@ export function createUI(o: Options): UI {
   const send = button('bk-send', 'Send message', icon(ICON_SEND, 'bk-i-send'));
   compose.append(input, send);
   const foot = el('p', 'bk-foot', 'Powered by Beckon');
-  panel.append(head, list, note, compose, foot);
+  panel.append(head, list, typing, note, compose, foot);
 
   // The launcher.
   const launcher = button('bk-launcher', '', icon(ICON_CHAT, 'bk-i-chat', true), icon(ICON_CLOSE, 'bk-i-close'));
@@ -169,9 +205,15 @@ export function createUI(o: Options): UI {
     launcher.appendChild(el('span', 'bk-ltext', ltext));
     launcher.classList.add('bk-pill');
   }
+  const badge = el('span', 'bk-badge');
+  badge.setAttribute('aria-hidden', 'true');
+  badge.hidden = true;
+  launcher.appendChild(badge);
+  let unread = 0;
   const label = () => {
     const on = isOpen();
-    if (on || !ltext) launcher.setAttribute('aria-label', on ? 'Close chat' : 'Open chat');
+    const n = unread ? `, ${unread} unread` : '';
+    if (on || !ltext || n) launcher.setAttribute('aria-label', on ? 'Close chat' : (ltext || 'Open chat') + n);
     else launcher.removeAttribute('aria-label');
     launcher.setAttribute('aria-expanded', String(on));
   };
@@ -239,7 +281,11 @@ export function createUI(o: Options): UI {
   launcher.addEventListener('click', () => (isOpen() ? close() : open(true)));
   x.addEventListener('click', close);
   send.addEventListener('click', submit);
-  input.addEventListener('input', grow);
+  input.addEventListener('input', () => {
+    grow();
+    if (input.value.trim()) o.typing(true);
+  });
+  input.addEventListener('blur', () => o.typing(false));
   input.addEventListener('keydown', (e) => {
     if (e.key == 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
@@ -257,26 +303,35 @@ export function createUI(o: Options): UI {
   let last: { author: string; name: string } | null = null;
   if (s.greeting) add({ author: 'bot', text: s.greeting }, false);
 
+  // put adds a row at the end of the list (or only changed the last), and keeps the end in
+  // view when the visitor was near it (or wrote the row).
+  function put(row: HTMLElement | null, mine: boolean) {
+    const near = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+    if (row) list.appendChild(row);
+    if (mine || near) list.scrollTop = list.scrollHeight;
+  }
+
   function add(m: Msg, mine: boolean): View {
-    const name = mine ? '' : m.author_name || '';
-    const row = el('div', 'bk-msg ' + (mine ? 'bk-me' : 'bk-them'));
+    const sys = m.author == 'system';
+    const name = mine || sys ? '' : m.author_name || '';
+    const row = el('div', 'bk-msg ' + (sys ? 'bk-sys' : mine ? 'bk-me' : 'bk-them'));
     const cont = last && last.author == m.author && last.name == name;
     if (cont) row.classList.add('bk-cont');
     if (name && !cont) row.appendChild(el('div', 'bk-name', name));
-    last = { author: m.author, name };
-    const bubble = el('div', 'bk-bubble');
+    last = sys ? null : { author: m.author, name };
+    const bubble = el('div', sys ? '' : 'bk-bubble');
     // For screen readers, who said it; the bubble's side says it to the eye.
-    bubble.appendChild(el('span', 'bk-sr', mine ? 'You: ' : (name || title) + ': '));
-    bubble.appendChild(d.createTextNode(m.text));
+    if (!sys) bubble.appendChild(el('span', 'bk-sr', mine ? 'You: ' : (name || title) + ': '));
+    if (mine || sys) bubble.append(m.text);
+    else linkify(bubble, m.text);
     row.appendChild(bubble);
     const st = el('div', 'bk-status');
     row.appendChild(st);
-    const near = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
-    list.appendChild(row);
-    if (mine || near) list.scrollTop = list.scrollHeight;
+    put(row, mine);
     return {
       status(text, retry) {
         st.textContent = text;
+        if (!row.nextSibling) put(null, false);
         row.classList.toggle('bk-fail', !!retry || /^Not sent/.test(text));
         if (retry) {
           const b = button('bk-retry', '');
@@ -296,6 +351,50 @@ export function createUI(o: Options): UI {
     busy: (b) => list.setAttribute('aria-busy', String(b)),
     notice(text) {
       note.textContent = text;
+    },
+    typing(name) {
+      typing.textContent = name == null ? '' : (name || title) + ' is typing…';
+      typing.hidden = name == null;
+    },
+    badge(n) {
+      unread = n;
+      badge.textContent = n > 9 ? '9+' : String(n);
+      badge.hidden = !n;
+      label();
+    },
+    ended(mail) {
+      const row = el('div', 'bk-msg bk-sys bk-end');
+      const offer = button('bk-link', '');
+      offer.textContent = 'Email me the transcript';
+      row.append(el('div', '', 'This conversation has ended'), offer);
+      last = null;
+      put(row, false);
+      offer.addEventListener('click', () => {
+        const form = el('form', 'bk-mail');
+        const email = el('input', 'bk-email');
+        email.type = 'email';
+        email.required = true;
+        email.autocomplete = 'email';
+        email.placeholder = 'you@example.com';
+        email.setAttribute('aria-label', 'Your email address');
+        const go = button('bk-link', '');
+        go.type = 'submit';
+        go.textContent = 'Send';
+        const st = el('div', 'bk-status');
+        st.setAttribute('role', 'status');
+        form.append(email, go);
+        offer.replaceWith(form, st);
+        email.focus();
+        form.addEventListener('submit', async (e) => {
+          e.preventDefault();
+          const to = email.value.trim();
+          go.disabled = true;
+          const err = await mail(to);
+          go.disabled = false;
+          st.textContent = err || `We'll email the transcript to ${to}.`;
+          if (!err) form.remove();
+        });
+      });
     },
     destroy: () => host.remove(),
   };

@@ -1,0 +1,518 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/beckonhq/beckon/internal/chat"
+	"github.com/beckonhq/beckon/internal/errs"
+)
+
+// The visitor and rep sockets (docs/REALTIME.md). A socket has two sides:
+//
+//   - the reader, the request's own goroutine, reads frames and acts on them (stores a message,
+//     then queues its ack);
+//   - the writer, started only while something is queued and gone when the queue is empty (an
+//     idle socket costs no goroutine for it), turns bus messages into frames and writes them.
+//
+// Everything that decides what a client sees of a conversation (which sequence numbers it already
+// has) is touched only by the writer, one item at a time, so the order of the queue is the order
+// of delivery: exactly once, in order, gaps filled from the database.
+
+// Socket limits (docs/REALTIME.md "Limits").
+const (
+	SocketFrameLimit    = 64 << 10         // bytes a frame may hold
+	socketAuthTimeout   = 10 * time.Second // the visitor's auth frame must come within
+	socketWriteTimeout  = 10 * time.Second
+	socketPingEvery     = 25 * time.Second
+	socketQueueLimit    = 4096 // items queued for a socket before it counts as a slow consumer
+	socketSendPerSecond = 10   // messages a socket may send a second…
+	socketSendBurst     = 20   // …after a burst of this many
+	socketFramePerSec   = 50   // frames of any kind a second…
+	socketFrameBurst    = 200  // …after this burst; past that the socket is closed (flood)
+	socketMalformedMax  = 10   // malformed frames in a row before the socket is closed
+)
+
+// Close codes beyond the standard ones.
+const (
+	closeUnauthenticated websocket.StatusCode = 4001
+	closeForbidden       websocket.StatusCode = 4003
+	closeFlood           websocket.StatusCode = 4008
+	closeSlow            websocket.StatusCode = 4009
+)
+
+// inFrame is any frame a client sends; which fields count depends on T.
+type inFrame struct {
+	T      string `json:"t"`
+	Token  string `json:"token"`
+	Conv   string `json:"conv"`
+	After  int64  `json:"after"`
+	ID     string `json:"id"`
+	Text   string `json:"text"`
+	On     bool   `json:"on"`
+	Seq    int64  `json:"seq"`
+	Status string `json:"status"`
+}
+
+// msgFrame is a message as sockets carry it.
+type msgFrame struct {
+	T      string    `json:"t"`
+	Conv   string    `json:"conv"`
+	Seq    int64     `json:"seq"`
+	ID     string    `json:"id"`
+	Author string    `json:"author"`
+	Name   string    `json:"name,omitempty"`
+	Text   string    `json:"text"`
+	At     time.Time `json:"at"`
+}
+
+func messageFrame(m *chat.Message) msgFrame {
+	return msgFrame{T: "msg", Conv: m.ConversationID, Seq: m.Seq, ID: m.ID, Author: m.Author, Name: m.AuthorName, Text: m.Text, At: m.CreatedAt}
+}
+
+type errorFrame struct {
+	T       string `json:"t"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	ID      string `json:"id,omitempty"`
+}
+
+// item is one thing queued for the writer.
+type item struct {
+	frame   []byte        // a frame ready to write
+	subject string        // or a bus message to turn into frames
+	data    []byte        //
+	fn      func() []byte // or work to run in the writer's order (following a conversation); may return a frame
+	close   websocket.StatusCode
+	reason  string
+}
+
+// follow is what a socket has delivered of one conversation.
+type follow struct{ last int64 }
+
+// sock is one connection, visitor or rep.
+type sock struct {
+	s      *Server
+	c      *websocket.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+	wsID   string
+	kind   string // "visitor" or "rep"
+	// handle turns a bus message into frames; it runs in the writer.
+	handle func(subject string, data []byte)
+
+	mu      sync.Mutex
+	queue   []item
+	running bool
+	done    bool
+	leaves  map[string]func() // bus subjects joined
+
+	follows map[string]*follow // writer only
+
+	sends, frames, typing tokenBucket // reader only
+	malformed             int         // reader only
+}
+
+func newSock(s *Server, c *websocket.Conn, kind, wsID string) *sock {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.SetReadLimit(SocketFrameLimit)
+	now := time.Now()
+	return &sock{s: s, c: c, ctx: ctx, cancel: cancel, kind: kind, wsID: wsID, leaves: map[string]func(){},
+		follows: map[string]*follow{},
+		sends:   tokenBucket{tokens: socketSendBurst, at: now}, frames: tokenBucket{tokens: socketFrameBurst, at: now},
+		typing: tokenBucket{tokens: 2, at: now}}
+}
+
+// Deliver queues a bus message (realtime.Sink). It never blocks: a socket that lets
+// socketQueueLimit items pile up is closed as a slow consumer, and resumes after reconnecting.
+func (k *sock) Deliver(subject string, data []byte) {
+	k.push(item{subject: subject, data: data})
+}
+
+// send queues a frame.
+func (k *sock) send(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		k.s.log.Error("socket: encoding a frame failed", "err", err)
+		return
+	}
+	k.push(item{frame: b})
+}
+
+// sendErr queues an error frame for err, about the client frame with id.
+func (k *sock) sendErr(err error, id string) {
+	e := errs.As(err)
+	if e == nil || e.Kind == errs.Internal {
+		k.s.log.Error("socket: internal error", "err", err, "kind", k.kind, "workspace_id", k.wsID)
+		k.send(errorFrame{T: "error", Code: "internal", Message: "internal error; try again", ID: id})
+		return
+	}
+	msg := e.Message
+	if e.Field != "" {
+		msg = e.Field + ": " + msg
+	}
+	k.send(errorFrame{T: "error", Code: e.Kind.String(), Message: msg, ID: id})
+}
+
+// closeWith queues the socket's closing after what is already queued.
+func (k *sock) closeWith(code websocket.StatusCode, reason string) {
+	k.push(item{close: code, reason: reason})
+}
+
+func (k *sock) push(it item) {
+	k.mu.Lock()
+	if k.done {
+		k.mu.Unlock()
+		return
+	}
+	if len(k.queue) >= socketQueueLimit && it.close == 0 {
+		k.queue = append(k.queue[:0], item{close: closeSlow, reason: "too slow: reconnect and resume"})
+		k.s.metrics.socketSlow.Inc()
+	} else {
+		k.queue = append(k.queue, it)
+	}
+	start := !k.running
+	k.running = true
+	k.mu.Unlock()
+	if start {
+		go k.write()
+	}
+}
+
+// write drains the queue, then returns; push starts it again.
+func (k *sock) write() {
+	for {
+		k.mu.Lock()
+		if len(k.queue) == 0 || k.done {
+			k.running = false
+			k.queue = nil // an idle socket keeps no backing array
+			k.mu.Unlock()
+			return
+		}
+		it := k.queue[0]
+		k.queue[0] = item{}
+		k.queue = k.queue[1:]
+		k.mu.Unlock()
+		switch {
+		case it.close != 0:
+			k.finish(it.close, it.reason)
+		case it.frame != nil:
+			k.writeFrame(it.frame)
+		case it.fn != nil:
+			if b := it.fn(); b != nil {
+				k.writeFrame(b)
+			}
+		default:
+			k.handle(it.subject, it.data)
+		}
+	}
+}
+
+// writeFrame writes one frame now; it is called only from the writer (or, before the writer can
+// run, from the reader).
+func (k *sock) writeFrame(b []byte) {
+	ctx, cancel := context.WithTimeout(k.ctx, socketWriteTimeout)
+	defer cancel()
+	if err := k.c.Write(ctx, websocket.MessageText, b); err != nil {
+		k.finish(websocket.StatusGoingAway, "")
+		return
+	}
+	k.s.metrics.socketFrames.Inc()
+}
+
+// emit is for handlers running in the writer: encode and write now, in order.
+func (k *sock) emit(v any) {
+	b, err := json.Marshal(v)
+	if err == nil {
+		k.writeFrame(b)
+	}
+}
+
+// finish closes the connection once; the reader then sees the error and cleans up.
+func (k *sock) finish(code websocket.StatusCode, reason string) {
+	k.mu.Lock()
+	if k.done {
+		k.mu.Unlock()
+		return
+	}
+	k.done = true
+	k.queue = nil
+	k.mu.Unlock()
+	go func() {
+		k.c.Close(code, reason)
+		k.cancel()
+	}()
+}
+
+// join subscribes the socket to a bus subject once.
+func (k *sock) join(subject string) error {
+	k.mu.Lock()
+	_, ok := k.leaves[subject]
+	k.mu.Unlock()
+	if ok {
+		return nil
+	}
+	leave, err := k.s.deps.Hub.Join(subject, k)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	if _, ok := k.leaves[subject]; ok || k.done {
+		k.mu.Unlock()
+		leave()
+		return nil
+	}
+	k.leaves[subject] = leave
+	k.mu.Unlock()
+	return nil
+}
+
+func (k *sock) part(subject string) {
+	k.mu.Lock()
+	leave := k.leaves[subject]
+	delete(k.leaves, subject)
+	k.mu.Unlock()
+	if leave != nil {
+		leave()
+	}
+}
+
+// leaveAll drops every subscription; called when the reader ends.
+func (k *sock) leaveAll() {
+	k.mu.Lock()
+	leaves := k.leaves
+	k.leaves = map[string]func(){}
+	k.done = true
+	k.queue = nil
+	k.mu.Unlock()
+	for _, l := range leaves {
+		l()
+	}
+	k.cancel()
+}
+
+// read reads the next frame. Text frames that are not a JSON object with a "t" are answered with
+// an error frame; socketMalformedMax of them in a row close the socket. A flood of frames closes
+// it too. ok is false when the socket is done.
+func (k *sock) read(ctx context.Context) (inFrame, bool) {
+	for {
+		typ, data, err := k.c.Read(ctx)
+		if err != nil {
+			return inFrame{}, false
+		}
+		if ok, _ := k.frames.take(socketFramePerSec, socketFrameBurst); !ok {
+			k.s.metrics.socketRefused.WithLabelValues("flood").Inc()
+			k.c.Close(closeFlood, "too many frames")
+			return inFrame{}, false
+		}
+		var f inFrame
+		if typ != websocket.MessageText {
+			err = errs.E(errs.Malformed, "frames are JSON text")
+		} else if err = json.Unmarshal(data, &f); err != nil || f.T == "" {
+			err = errs.E(errs.Malformed, `a frame is a JSON object with a type in "t"`)
+		}
+		if err != nil {
+			k.malformed++
+			k.s.metrics.socketRefused.WithLabelValues("malformed").Inc()
+			if k.malformed >= socketMalformedMax {
+				k.c.Close(websocket.StatusPolicyViolation, "too many malformed frames")
+				return inFrame{}, false
+			}
+			k.sendErr(err, "")
+			continue
+		}
+		k.malformed = 0
+		return f, true
+	}
+}
+
+// frameCommon acts on the frames both sockets handle alike (ping, unsub, typing, read) as me;
+// it returns false for any other frame.
+func (k *sock) frameCommon(f inFrame, me chat.Actor) bool {
+	ctx, wsID := k.ctx, k.wsID
+	switch f.T {
+	case "ping":
+		k.send(map[string]string{"t": "pong"})
+	case "unsub":
+		k.unsubscribe(f.Conv)
+	case "typing":
+		if ok, _ := k.typing.take(2, 2); !ok {
+			return true // typing past 2 a second is dropped, not refused
+		}
+		if err := k.s.chat.Typing(ctx, wsID, me, f.Conv, f.On); err != nil {
+			k.sendErr(err, "")
+		}
+	case "read":
+		if _, err := k.s.chat.MarkRead(ctx, wsID, me, f.Conv, f.Seq); err != nil {
+			k.sendErr(err, "")
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// admitSend spends a message's allowance of the connection and checks its client id, answering
+// a refusal itself; it reports whether the message may be stored.
+func (k *sock) admitSend(f inFrame) bool {
+	if ok, wait := k.sends.take(socketSendPerSecond, socketSendBurst); !ok {
+		k.sendErr(tooMany(wait), f.ID)
+		return false
+	}
+	if f.ID == "" {
+		k.sendErr(errs.Field(errs.Invalid, "id", "a message needs a client id (1–64 characters), so that a retry is stored once"), "")
+		return false
+	}
+	return true
+}
+
+// subscribe follows a conversation from after: the messages after it are read from the database
+// in the writer's order, then live ones follow without gap or repeat.
+func (k *sock) subscribe(conv string, after int64) error {
+	if after < 0 {
+		return errs.Field(errs.Invalid, "after", "must be 0 or more")
+	}
+	if err := k.join("chat." + k.wsID + "." + conv); err != nil {
+		return err
+	}
+	k.push(item{fn: func() []byte {
+		f := k.follows[conv]
+		if f == nil {
+			f = &follow{last: after}
+			k.follows[conv] = f
+		} else if after < f.last {
+			// A client asking again from further back gets the difference once more.
+			f.last = after
+		}
+		k.catchUp(conv, f, -1)
+		return nil
+	}})
+	return nil
+}
+
+func (k *sock) unsubscribe(conv string) {
+	k.part("chat." + k.wsID + "." + conv)
+	k.push(item{fn: func() []byte { delete(k.follows, conv); return nil }})
+}
+
+// deliverMsg sends a conversation's message numbered seq (m, when the event carried it) unless
+// the client has it; a gap before it is filled from the database first. Writer only.
+func (k *sock) deliverMsg(conv string, seq int64, m *chat.Message) {
+	f := k.follows[conv]
+	if f == nil || seq <= f.last {
+		return
+	}
+	if seq == f.last+1 && m != nil {
+		k.emit(messageFrame(m))
+		f.last = seq
+		k.s.metrics.messagesDelivered.Inc()
+		return
+	}
+	k.catchUp(conv, f, seq)
+}
+
+// catchUp sends the stored messages after f.last (up to seq, or all when seq < 0). Writer only.
+func (k *sock) catchUp(conv string, f *follow, upTo int64) {
+	for i := 0; i < 1000; i++ { // at most 500,000 messages; a conversation never holds that many
+		msgs, err := k.s.chat.MessagesFor(k.ctx, k.wsID, conv, f.last, 500)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				k.s.log.Warn("socket: reading missed messages failed", "conversation_id", conv, "err", err)
+				// The client resumes from what it has after reconnecting.
+				k.finish(websocket.StatusTryAgainLater, "try again")
+			}
+			return
+		}
+		for _, m := range msgs {
+			if m.Seq <= f.last {
+				continue
+			}
+			k.emit(messageFrame(m))
+			f.last = m.Seq
+			k.s.metrics.messagesDelivered.Inc()
+		}
+		if len(msgs) < 500 || (upTo >= 0 && f.last >= upTo) {
+			return
+		}
+	}
+}
+
+// tokenBucket is a token bucket for one connection; only its reader uses it.
+type tokenBucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// take spends a token, refilling perSecond a second up to burst.
+func (b *tokenBucket) take(perSecond, burst float64) (bool, time.Duration) {
+	now := time.Now()
+	b.tokens = min(burst, b.tokens+now.Sub(b.at).Seconds()*perSecond)
+	b.at = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / perSecond * float64(time.Second))
+}
+
+// tooMany is the error a send over the limit gets.
+func tooMany(wait time.Duration) error {
+	e := errs.E(errs.TooMany, "too many messages; slow down")
+	e.RetryAfter = int(wait/time.Second) + 1
+	return e
+}
+
+// pinger pings every socket of the server in turn, and closes one that does not answer.
+type pinger struct {
+	mu    sync.Mutex
+	socks map[*sock]struct{}
+}
+
+func (p *pinger) add(k *sock) {
+	p.mu.Lock()
+	p.socks[k] = struct{}{}
+	p.mu.Unlock()
+}
+
+func (p *pinger) remove(k *sock) {
+	p.mu.Lock()
+	delete(p.socks, k)
+	p.mu.Unlock()
+}
+
+// run pings every socket each socketPingEvery until ctx ends. Pings go out in the sockets' own
+// writers, so a ping never overtakes a queued frame and never races with a write.
+func (p *pinger) run(ctx context.Context) {
+	t := time.NewTicker(socketPingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		all := make([]*sock, 0, len(p.socks))
+		for k := range p.socks {
+			all = append(all, k)
+		}
+		p.mu.Unlock()
+		for _, k := range all {
+			k.push(item{fn: func() []byte {
+				go func() {
+					pctx, cancel := context.WithTimeout(k.ctx, 10*time.Second)
+					defer cancel()
+					if err := k.c.Ping(pctx); err != nil && k.ctx.Err() == nil {
+						k.finish(websocket.StatusGoingAway, "no pong")
+					}
+				}()
+				return nil
+			}})
+		}
+	}
+}

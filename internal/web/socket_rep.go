@@ -1,0 +1,271 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/beckonhq/beckon/internal/chat"
+	"github.com/beckonhq/beckon/internal/errs"
+	"github.com/beckonhq/beckon/internal/identity"
+	"github.com/beckonhq/beckon/internal/liveview"
+	"github.com/beckonhq/beckon/internal/notify"
+	"github.com/beckonhq/beckon/internal/presence"
+)
+
+// repReady is the first frame of a rep socket.
+type repReady struct {
+	T        string       `json:"t"`
+	UserID   string       `json:"user_id"`
+	Prefs    notify.Prefs `json:"prefs"`
+	Presence any          `json:"presence"`
+}
+
+type alertFrame struct {
+	T       string    `json:"t"`
+	Stream  string    `json:"stream"`
+	ID      string    `json:"id"`
+	Title   string    `json:"title"`
+	Body    string    `json:"body"`
+	Conv    string    `json:"conv,omitempty"`
+	Visitor string    `json:"visitor,omitempty"`
+	Sound   string    `json:"sound"`
+	Notify  bool      `json:"notify"`
+	At      time.Time `json:"at"`
+}
+
+// consoleOrigin reports whether origin is the console's own: BECKON_BASE_URL's scheme and host,
+// or, without a base URL (tests), the request's host.
+func (s *Server) consoleOrigin(r *http.Request, origin string) bool {
+	o, err := url.Parse(origin)
+	if err != nil || o.Host == "" {
+		return false
+	}
+	if s.baseURL != "" {
+		b, err := url.Parse(s.baseURL)
+		return err == nil && strings.EqualFold(o.Scheme, b.Scheme) && strings.EqualFold(o.Host, b.Host)
+	}
+	return strings.EqualFold(o.Host, r.Host)
+}
+
+// repSocket is the console's socket (docs/REALTIME.md): the session cookie authenticates it and
+// the Origin must be the console's own, checked before the upgrade, so that no other site can
+// open it with a rep's cookie.
+func (s *Server) repSocket(w http.ResponseWriter, r *http.Request) error {
+	p := principalOf(r)
+	u := p.User
+	if u.Role == identity.RoleMeetingsOnly {
+		return errs.E(errs.Forbidden, "meetings-only users take no chats")
+	}
+	if !s.consoleOrigin(r, r.Header.Get("Origin")) {
+		return errs.E(errs.Forbidden, "the console socket accepts only the console's own origin")
+	}
+	clearDeadlines(w)
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
+	if err != nil {
+		return nil
+	}
+	ws := p.WorkspaceID()
+	k := newSock(s, c, "rep", ws)
+	rs := &repSock{sock: k, user: u}
+	k.handle = rs.handle
+	s.sockets.add(k)
+	s.metrics.sockets.WithLabelValues("rep").Inc()
+	defer func() {
+		s.sockets.remove(k)
+		s.metrics.sockets.WithLabelValues("rep").Dec()
+		if rs.stopLive != nil {
+			rs.stopLive()
+		}
+		k.leaveAll()
+		c.CloseNow()
+	}()
+	release, err := s.deps.Presence.Connect(k.ctx, ws, u.ID)
+	if err != nil {
+		c.Close(websocket.StatusTryAgainLater, "try again")
+		return nil
+	}
+	defer release()
+	for _, subj := range []string{"inbox." + ws, "alert." + ws, "presence." + ws} {
+		if err := k.join(subj); err != nil {
+			c.Close(websocket.StatusTryAgainLater, "try again")
+			return nil
+		}
+	}
+	prefs, err := rs.prefs()
+	if err != nil {
+		c.Close(websocket.StatusTryAgainLater, "try again")
+		return nil
+	}
+	st, err := s.deps.Presence.Get(k.ctx, ws, u.ID)
+	if err != nil {
+		c.Close(websocket.StatusTryAgainLater, "try again")
+		return nil
+	}
+	k.send(repReady{T: "ready", UserID: u.ID, Prefs: prefs, Presence: st})
+	for {
+		f, ok := k.read(k.ctx)
+		if !ok {
+			return nil
+		}
+		rs.frame(f)
+	}
+}
+
+// repSock is a rep's console socket.
+type repSock struct {
+	*sock
+	user     *identity.User
+	active   time.Time
+	stopLive func()
+	presence map[string]time.Time // writer only: the newest presence change seen per user
+}
+
+type presenceFrame struct {
+	T         string    `json:"t"`
+	User      string    `json:"user"`
+	Status    string    `json:"status"`
+	Chosen    string    `json:"chosen"`
+	Reason    string    `json:"reason"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func (v *repSock) actor() chat.Actor {
+	return chat.Actor{Kind: "rep", ID: v.user.ID, Name: v.user.Name(), Admin: v.user.Role == identity.RoleAdmin}
+}
+
+// frame acts on one frame from the rep.
+func (v *repSock) frame(f inFrame) {
+	s, ctx := v.s, v.ctx
+	if v.frameCommon(f, v.actor()) {
+		return
+	}
+	switch f.T {
+	case "sub":
+		c, err := s.chat.Get(ctx, v.wsID, f.Conv)
+		if err == nil {
+			err = v.subscribe(c.ID, f.After)
+		}
+		if err != nil {
+			v.sendErr(err, "")
+		}
+	case "send":
+		if !v.admitSend(f) {
+			return
+		}
+		msg, err := s.chat.RepMessage(ctx, v.wsID, v.actor(), f.Conv, f.Text, f.ID)
+		if err != nil {
+			v.sendErr(err, f.ID)
+			return
+		}
+		v.send(ackFrame{T: "ack", ID: f.ID, Conv: msg.ConversationID, Seq: msg.Seq})
+		v.touch()
+	case "active":
+		v.touch()
+	case "live":
+		if v.stopLive != nil {
+			v.stopLive()
+			v.stopLive = nil
+		}
+		if f.On {
+			stop, err := s.deps.LiveView.Watch(ctx, v.wsID, func(fr liveview.Frame) {
+				if b, err := fr.JSON(); err == nil { // encoded once for every watcher
+					v.push(item{frame: b})
+				}
+			})
+			if err != nil {
+				v.sendErr(err, "")
+				return
+			}
+			v.stopLive = stop
+		}
+	default:
+		v.sendErr(errs.E(errs.Malformed, "unknown frame type %q", f.T), f.ID)
+	}
+}
+
+// prefs reads the rep's alert preferences (the defaults on a server without notifications).
+func (v *repSock) prefs() (notify.Prefs, error) {
+	if v.s.deps.Notify == nil {
+		return notify.DefaultPrefs(), nil
+	}
+	return v.s.deps.Notify.Prefs(v.ctx, v.wsID, v.user.ID)
+}
+
+// touch records the rep's activity (presence throttles what it stores).
+func (v *repSock) touch() {
+	now := time.Now()
+	if now.Sub(v.active) < 5*time.Second {
+		return
+	}
+	v.active = now
+	if err := v.s.deps.Presence.Active(v.ctx, v.wsID, v.user.ID); err != nil && v.ctx.Err() == nil {
+		v.s.log.Warn("socket: recording activity failed", "err", err, "user_id", v.user.ID)
+	}
+}
+
+// handle turns a bus message into the rep's frames. Writer only.
+func (v *repSock) handle(subject string, data []byte) {
+	switch {
+	case strings.HasPrefix(subject, "chat."):
+		var ev chat.Event
+		if json.Unmarshal(data, &ev) != nil {
+			return
+		}
+		switch ev.T {
+		case "msg":
+			if ev.Msg != nil {
+				v.deliverMsg(ev.Conv, ev.Seq, ev.Msg)
+			}
+		case "typing":
+			if ev.AuthorID != v.user.ID {
+				v.emit(typingFrame{T: "typing", Conv: ev.Conv, Author: ev.Author, Name: ev.Name, On: ev.On})
+			}
+		case "read":
+			v.emit(readFrame{T: "read", Conv: ev.Conv, Author: ev.Author, Seq: ev.Seq})
+		}
+	case strings.HasPrefix(subject, "inbox."):
+		var ev chat.Event
+		if json.Unmarshal(data, &ev) == nil && ev.State != nil {
+			v.emit(convFrame{T: "conv", Conv: ev.State})
+		}
+	case strings.HasPrefix(subject, "alert."):
+		var a notify.Alert
+		if json.Unmarshal(data, &a) != nil {
+			return
+		}
+		if len(a.To) > 0 && !slices.Contains(a.To, v.user.ID) {
+			return
+		}
+		prefs, err := v.prefs()
+		if err != nil {
+			prefs = notify.DefaultPrefs()
+		}
+		sound, notifyOn, ok := prefs.Deliver(a.Stream)
+		if !ok {
+			return
+		}
+		v.emit(alertFrame{T: "alert", Stream: a.Stream, ID: a.ID, Title: a.Title, Body: a.Body, Conv: a.Conv,
+			Visitor: a.Visitor, Sound: sound, Notify: notifyOn, At: a.At})
+		v.s.metrics.alertsDelivered.WithLabelValues(a.Stream).Inc()
+	case strings.HasPrefix(subject, "presence."):
+		var st presence.State
+		if json.Unmarshal(data, &st) != nil {
+			return
+		}
+		// Replicas publish independently: an older change may arrive after a newer one.
+		if last, ok := v.presence[st.UserID]; ok && !st.UpdatedAt.After(last) {
+			return
+		}
+		if v.presence == nil {
+			v.presence = map[string]time.Time{}
+		}
+		v.presence[st.UserID] = st.UpdatedAt
+		v.emit(presenceFrame{T: "presence", User: st.UserID, Status: st.Status, Chosen: st.Chosen, Reason: st.Reason, UpdatedAt: st.UpdatedAt})
+	}
+}

@@ -1,0 +1,263 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/beckonhq/beckon/internal/chat"
+	"github.com/beckonhq/beckon/internal/errs"
+	"github.com/beckonhq/beckon/internal/visitor"
+)
+
+// visitorReady is the first frame of a visitor socket.
+type visitorReady struct {
+	T            string           `json:"t"`
+	VisitorID    string           `json:"visitor_id"`
+	Conversation *conversationRef `json:"conversation"`
+}
+
+// visitorConv is what a visitor sees of a conversation's state.
+type visitorConv struct {
+	ID      string   `json:"id"`
+	Status  string   `json:"status"`
+	LastSeq int64    `json:"last_seq"`
+	Reps    []string `json:"reps"`
+	Waiting bool     `json:"waiting"`
+}
+
+func visitorConvView(c *chat.Conversation) visitorConv {
+	v := visitorConv{ID: c.ID, Status: c.Status, LastSeq: c.LastSeq, Reps: []string{}, Waiting: !c.WaitingSince.IsZero() && c.AssigneeID == ""}
+	for _, p := range c.Participants {
+		if p.LeftAt.IsZero() {
+			v.Reps = append(v.Reps, p.Name)
+		}
+	}
+	return v
+}
+
+type convFrame struct {
+	T    string `json:"t"`
+	Conv any    `json:"conv"`
+}
+
+type typingFrame struct {
+	T      string `json:"t"`
+	Conv   string `json:"conv"`
+	Author string `json:"author"`
+	Name   string `json:"name,omitempty"`
+	On     bool   `json:"on"`
+}
+
+type readFrame struct {
+	T      string `json:"t"`
+	Conv   string `json:"conv"`
+	Author string `json:"author"`
+	Seq    int64  `json:"seq"`
+}
+
+type ackFrame struct {
+	T    string `json:"t"`
+	ID   string `json:"id"`
+	Conv string `json:"conv"`
+	Seq  int64  `json:"seq"`
+	// Visitors' acks also say whether the message opened the conversation, which fields it
+	// captured (an email answer), and the new visitor token when a capture merged records.
+	First          bool     `json:"first,omitempty"`
+	FieldsCaptured []string `json:"fields_captured,omitempty"`
+	VisitorID      string   `json:"visitor_id,omitempty"`
+	VisitorToken   string   `json:"visitor_token,omitempty"`
+}
+
+// clearDeadlines lifts the HTTP server's read and write timeouts from a connection about to
+// become a socket, which lives for hours.
+func clearDeadlines(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+}
+
+// mSocket is the visitor socket (docs/REALTIME.md): the Origin is checked against the site's
+// workspace before the upgrade; the first frame authenticates with the visitor token.
+func (s *Server) mSocket(w http.ResponseWriter, r *http.Request) error {
+	site := strings.TrimSpace(r.URL.Query().Get("site"))
+	ws, err := s.workspaces.BySiteID(r.Context(), site)
+	if errs.Is(err, errs.NotFound) {
+		return errs.E(errs.NotFound, "no such site: check the snippet's site id")
+	}
+	if err != nil {
+		return err
+	}
+	if err := allowOrigin(w, r, ws); err != nil {
+		return err
+	}
+	if err := s.limitMessenger(r, ""); err != nil {
+		return err
+	}
+	clearDeadlines(w)
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true, // the Origin was checked above, against the workspace's allowed origins
+	})
+	if err != nil {
+		return nil // Accept answered the client
+	}
+	k := newSock(s, c, "visitor", ws.ID)
+	s.sockets.add(k)
+	s.metrics.sockets.WithLabelValues("visitor").Inc()
+	defer func() {
+		s.sockets.remove(k)
+		s.metrics.sockets.WithLabelValues("visitor").Dec()
+		k.leaveAll()
+		c.CloseNow()
+	}()
+
+	actx, cancel := context.WithTimeout(k.ctx, socketAuthTimeout)
+	f, ok := k.read(actx)
+	cancel()
+	if !ok || f.T != "auth" {
+		c.Close(closeUnauthenticated, "send {\"t\":\"auth\",\"token\":…} first")
+		return nil
+	}
+	if visitor.Site(f.Token) != ws.SiteID {
+		c.Close(closeForbidden, "the token is another site's")
+		return nil
+	}
+	vid, err := s.tokens.Verify(ws.SiteID, f.Token, s.clock.Now(), time.Duration(ws.Settings.CookieDays)*24*time.Hour)
+	if err != nil {
+		c.Close(closeUnauthenticated, "the visitor token is not valid; say hello again")
+		return nil
+	}
+	v, err := s.visitors.Get(k.ctx, ws.ID, vid)
+	if err != nil {
+		c.Close(closeUnauthenticated, "the visitor token is not valid; say hello again")
+		return nil
+	}
+	vs := &visitorSock{sock: k, visitorID: v.ID, siteID: ws.SiteID}
+	k.handle = vs.handle
+	if err := k.join("visitor." + ws.ID + "." + v.ID); err != nil {
+		c.Close(websocket.StatusTryAgainLater, "try again")
+		return nil
+	}
+	ready := visitorReady{T: "ready", VisitorID: v.ID}
+	if conv, err := s.chat.OpenConversation(k.ctx, ws.ID, v.ID); err != nil {
+		c.Close(websocket.StatusTryAgainLater, "try again")
+		return nil
+	} else if conv != nil {
+		ready.Conversation = &conversationRef{ID: conv.ID, LastSeq: conv.LastSeq}
+	}
+	k.send(ready)
+	for {
+		f, ok := k.read(k.ctx)
+		if !ok {
+			return nil
+		}
+		vs.frame(f)
+	}
+}
+
+// visitorSock is a visitor's socket.
+type visitorSock struct {
+	*sock
+	visitorID string
+	siteID    string
+}
+
+func (v *visitorSock) actor() chat.Actor { return chat.Actor{Kind: "visitor", ID: v.visitorID} }
+
+// frame acts on one frame from the visitor.
+func (v *visitorSock) frame(f inFrame) {
+	s, ctx := v.s, v.ctx
+	if v.frameCommon(f, v.actor()) {
+		return
+	}
+	switch f.T {
+	case "sub":
+		c, err := s.chat.Get(ctx, v.wsID, f.Conv)
+		if err == nil && c.VisitorID != v.visitorID {
+			err = errs.NotFoundf("no such conversation")
+		}
+		if err == nil {
+			err = v.subscribe(c.ID, f.After)
+		}
+		if err != nil {
+			v.sendErr(err, "")
+		}
+	case "send":
+		if !v.admitSend(f) {
+			return
+		}
+		if ok, wait := s.msgVisitors.allow(v.visitorID); !ok {
+			v.sendErr(tooMany(wait), f.ID)
+			return
+		}
+		var conv *chat.Conversation
+		var msg *chat.Message
+		var first bool
+		var err error
+		if f.Conv == "" {
+			conv, msg, first, err = s.chat.VisitorMessage(ctx, v.wsID, v.visitorID, f.Text, f.ID)
+		} else {
+			conv, msg, err = s.chat.VisitorSend(ctx, v.wsID, v.visitorID, f.Conv, f.Text, f.ID)
+		}
+		if err != nil {
+			v.sendErr(err, f.ID)
+			return
+		}
+		// Follow a conversation the message opened, from after it: what the server says next
+		// (a bot, a rep) arrives without the client asking.
+		v.mu.Lock()
+		_, following := v.leaves["chat."+v.wsID+"."+conv.ID]
+		v.mu.Unlock()
+		if !following {
+			if err := v.subscribe(conv.ID, msg.Seq); err != nil {
+				v.sendErr(err, "")
+			}
+		}
+		ack := ackFrame{T: "ack", ID: f.ID, Conv: conv.ID, Seq: msg.Seq, First: first}
+		var survivor string
+		survivor, ack.FieldsCaptured = s.captureAnswer(ctx, v.wsID, v.visitorID, msg)
+		if survivor != v.visitorID {
+			// The email answer merged this visitor into an earlier record of the same person.
+			ack.VisitorID, ack.VisitorToken = survivor, s.tokens.Issue(v.siteID, survivor, s.clock.Now())
+			v.visitorID = survivor
+		}
+		v.send(ack) // the message is stored: acknowledge before alerting anyone
+		if ws, err := s.workspaces.Get(ctx, v.wsID); err != nil {
+			s.log.Warn("socket: after a visitor's message", "err", err, "conversation_id", conv.ID)
+		} else {
+			s.alertAfter(ctx, ws, v.visitorID, conv, msg, first)
+		}
+	default:
+		v.sendErr(errs.E(errs.Malformed, "unknown frame type %q", f.T), f.ID)
+	}
+}
+
+// handle turns a bus message into the visitor's frames. Writer only.
+func (v *visitorSock) handle(subject string, data []byte) {
+	var ev chat.Event
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return
+	}
+	switch ev.T {
+	case "msg":
+		if ev.Msg != nil {
+			v.deliverMsg(ev.Conv, ev.Seq, ev.Msg)
+		}
+	case "conv":
+		if ev.State != nil && ev.State.VisitorID == v.visitorID {
+			v.emit(convFrame{T: "conv", Conv: visitorConvView(ev.State)})
+		}
+	case "typing":
+		if ev.Author != "visitor" {
+			v.emit(typingFrame{T: "typing", Conv: ev.Conv, Author: ev.Author, Name: ev.Name, On: ev.On})
+		}
+	case "read":
+		if ev.Author == "rep" {
+			v.emit(readFrame{T: "read", Conv: ev.Conv, Author: "rep", Seq: ev.Seq})
+		}
+	}
+}
