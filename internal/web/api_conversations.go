@@ -257,6 +257,11 @@ func (s *Server) withUser(w http.ResponseWriter, r *http.Request,
 			return nil, err
 		}
 		c, err := do(ctx, wsID, me, convID, other)
+		if e := errs.As(err); e != nil && e.Field != "" {
+			e2 := *e // chat names the rep "to" or "guest"; the body names them user_id
+			e2.Field = "user_id"
+			return nil, &e2
+		}
 		if err == nil {
 			s.alert(ctx, wsID, notify.Alert{Stream: "live", Title: me.Name + what, Body: "Open it in the inbox",
 				Conv: c.ID, Visitor: c.VisitorID, To: []string{other.ID}})

@@ -58,7 +58,7 @@ type staticFile struct {
 }
 
 // consolePages are the page templates; each is parsed together with layout.html.
-var consolePages = []string{"login", "activate", "home", "profile", "users", "messenger", "error", "inbox", "live", "visitor", "alerts", "channels"}
+var consolePages = []string{"login", "activate", "home", "profile", "users", "messenger", "error", "inbox", "live", "visitor", "alerts", "channels", "chatsettings"}
 
 // newConsole parses the embedded templates and hashes the static files. Both are compiled into
 // the binary, so a failure is a programming error that every test run finds: it panics.
@@ -295,6 +295,7 @@ var flashes = map[string]string{
 	"reactivated": "User reactivated.",
 	"resent":      "A new invitation is on its way. Earlier links no longer work.",
 	"messenger":   "Messenger settings saved. Visitors see them on their next page.",
+	"chat":        "Chat and Live View settings saved.",
 }
 
 // redirectFlash redirects (303) to target and leaves the flash message code for the next page.

@@ -58,3 +58,42 @@ func TestConsoleMessengerSettings(t *testing.T) {
 		wantStatus(t, "rep post", rc.postCSRF("/settings/messenger", form), http.StatusForbidden)
 	})
 }
+
+func TestConsoleChatSettings(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		h := newHarness(t, d)
+		c := newConsoleClient(t, h)
+		c.login("admin@acme.example", adminPassword)
+		p := c.get("/settings/chat")
+		wantStatus(t, "chat settings", p, 200)
+		wantBody(t, "chat settings", p, `name="idle_minutes"`, `value="10"`, `name="live_view_block"`, `name="target_accounts"`)
+		checkConsoleHTML(t, "chat settings", p.body)
+		for _, bad := range []struct{ idle, block, targets, field string }{
+			{"0", "", "", "idle_minutes"},
+			{"ten", "", "", "idle_minutes"},
+			{"10", "not a host!", "", "live_view_block"},
+			{"10", "", "nodomain", "target_accounts"},
+		} {
+			p := c.postCSRF("/settings/chat", url.Values{"idle_minutes": {bad.idle}, "live_view_block": {bad.block}, "target_accounts": {bad.targets}})
+			wantStatus(t, "bad "+bad.field, p, 422)
+			wantBody(t, "bad "+bad.field, p, `id="`+bad.field+`-error"`)
+		}
+		p = c.postCSRF("/settings/chat", url.Values{"idle_minutes": {"15"}, "live_view_block": {"https://careers.acme.example/jobs?x=1\n*.internal.acme.example"},
+			"target_accounts": {"Globex.com, ada@initech.example"}})
+		wantRedirect(t, "save", p, "/settings/chat")
+		ws, err := h.wss.Get(context.Background(), h.ws.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := ws.Settings
+		if st.IdleMinutes != 15 || strings.Join(st.LiveViewBlock, " ") != "careers.acme.example/jobs *.internal.acme.example" ||
+			strings.Join(st.TargetAccounts, " ") != "globex.com initech.example" {
+			t.Fatalf("saved %+v", st)
+		}
+		// Reps may not.
+		h.id.CreateUser(context.Background(), d, identity.NewUser{WorkspaceID: h.ws.ID, Email: "riley@acme.example", Role: identity.RoleRep, Password: "user password 1"})
+		rc := newConsoleClient(t, h)
+		rc.login("riley@acme.example", "user password 1")
+		wantStatus(t, "rep", rc.get("/settings/chat"), 403)
+	})
+}

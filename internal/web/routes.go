@@ -123,6 +123,8 @@ func (s *Server) routes() []route {
 		{method: "GET", pattern: "/settings/messenger", auth: authConsole, h: c.messengerForm},
 		{method: "POST", pattern: "/settings/messenger", auth: authConsole, h: c.messenger},
 		{method: "POST", pattern: "/settings/messenger/identity-secret", auth: authConsole, h: c.identitySecret},
+		{method: "GET", pattern: "/settings/chat", auth: authConsole, h: c.chatSettingsForm},
+		{method: "POST", pattern: "/settings/chat", auth: authConsole, h: c.chatSettings},
 		{method: "GET", pattern: "/users", auth: authConsole, h: c.users},
 		{method: "POST", pattern: "/users/invite", auth: authConsole, h: c.invite},
 		{method: "POST", pattern: "/users/{id}/role", auth: authConsole, h: c.setRole},
