@@ -215,6 +215,16 @@ func CheckText(s string) (string, error) {
 	return s, nil
 }
 
+// checkMessage checks a message's text (CheckText, which it returns trimmed) and then its client
+// id (checkClientID).
+func checkMessage(text, clientID string) (string, error) {
+	text, err := CheckText(text)
+	if err != nil {
+		return "", err
+	}
+	return text, checkClientID(clientID)
+}
+
 // checkClientID accepts an optional idempotency key of up to 64 plain characters.
 func checkClientID(s string) error {
 	if len(s) > 64 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r > '~' }) {
@@ -266,22 +276,31 @@ func scanPart(row db.Scanner) (partRow, error) {
 	return r, nil
 }
 
+// idList indexes convs by id and returns the placeholders ("$1, $2, …") and the arguments of
+// their ids, for an IN list.
+func idList(convs []*Conversation) (byID map[string]*Conversation, marks string, args []any) {
+	byID = make(map[string]*Conversation, len(convs))
+	args = make([]any, 0, len(convs))
+	list := make([]string, 0, len(convs))
+	for _, c := range convs {
+		byID[c.ID] = c
+		args = append(args, c.ID)
+		list = append(list, fmt.Sprintf("$%d", len(args)))
+	}
+	return byID, strings.Join(list, ", "), args
+}
+
 // loadParticipants fills the participants of convs, in the order they joined.
 func loadParticipants(ctx context.Context, q db.Queryer, convs ...*Conversation) error {
 	if len(convs) == 0 {
 		return nil
 	}
-	byID := make(map[string]*Conversation, len(convs))
-	args := make([]any, 0, len(convs))
-	marks := make([]string, 0, len(convs))
 	for _, c := range convs {
 		c.Participants = []Participant{}
-		byID[c.ID] = c
-		args = append(args, c.ID)
-		marks = append(marks, fmt.Sprintf("$%d", len(args)))
 	}
+	byID, marks, args := idList(convs)
 	rows, err := db.All(ctx, q, scanPart, `SELECT `+partCols+` FROM conversation_participants
-		WHERE conversation_id IN (`+strings.Join(marks, ", ")+`) ORDER BY joined_at, user_id`, args...)
+		WHERE conversation_id IN (`+marks+`) ORDER BY joined_at, user_id`, args...)
 	if err != nil {
 		return err
 	}
@@ -345,11 +364,8 @@ func (s *Store) OpenConversation(ctx context.Context, wsID, visitorID string) (*
 // repeat of an earlier message's client id returns that message, stored once. It returns
 // errs.Invalid about "text" or "client_id".
 func (s *Store) VisitorMessage(ctx context.Context, wsID, visitorID, text, clientID string) (*Conversation, *Message, bool, error) {
-	text, err := CheckText(text)
+	text, err := checkMessage(text, clientID)
 	if err != nil {
-		return nil, nil, false, err
-	}
-	if err := checkClientID(clientID); err != nil {
 		return nil, nil, false, err
 	}
 	var conv *Conversation
@@ -411,20 +427,13 @@ func (t *txn) visitorMessage(visitorID, text, clientID string) (*Conversation, *
 // returns errs.NotFound when the conversation is not the visitor's, errs.Conflict when it is
 // closed (nothing is stored), and errs.Invalid about "text" or "client_id".
 func (s *Store) VisitorSend(ctx context.Context, wsID, visitorID, convID, text, clientID string) (*Conversation, *Message, error) {
-	text, err := CheckText(text)
+	text, err := checkMessage(text, clientID)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := checkClientID(clientID); err != nil {
 		return nil, nil, err
 	}
 	var conv *Conversation
 	var msg *Message
-	err = s.run(ctx, wsID, func(t *txn) error {
-		c, err := t.lock(convID)
-		if err != nil {
-			return err
-		}
+	err = s.inConv(ctx, wsID, convID, func(t *txn, c *Conversation) error {
 		if c.VisitorID != visitorID {
 			return errNoConv()
 		}
@@ -436,6 +445,7 @@ func (s *Store) VisitorSend(ctx context.Context, wsID, visitorID, convID, text, 
 			return errClosed()
 		}
 		conv = c
+		var err error
 		msg, err = t.addMessage(c, KindVisitor, visitorID, "", text, clientID)
 		return err
 	})

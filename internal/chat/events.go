@@ -91,6 +91,18 @@ func (s *Store) run(ctx context.Context, wsID string, fn func(t *txn) error) err
 	return nil
 }
 
+// inConv runs fn like run, with the workspace's conversation convID locked (see lock): an unknown
+// or another workspace's conversation is errs.NotFound and fn does not run.
+func (s *Store) inConv(ctx context.Context, wsID, convID string, fn func(t *txn, c *Conversation) error) error {
+	return s.run(ctx, wsID, func(t *txn) error {
+		c, err := t.lock(convID)
+		if err != nil {
+			return err
+		}
+		return fn(t, c)
+	})
+}
+
 // publish sends events to the bus; failures are logged, never returned.
 func (s *Store) publish(ctx context.Context, events []outEvent) {
 	b := s.opt.Bus

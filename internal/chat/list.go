@@ -160,16 +160,9 @@ func (s *Store) loadLastMessages(ctx context.Context, convs []*Conversation) err
 	if len(convs) == 0 {
 		return nil
 	}
-	byID := make(map[string]*Conversation, len(convs))
-	args := make([]any, 0, len(convs))
-	marks := make([]string, 0, len(convs))
-	for _, c := range convs {
-		byID[c.ID] = c
-		args = append(args, c.ID)
-		marks = append(marks, fmt.Sprintf("$%d", len(args)))
-	}
+	byID, marks, args := idList(convs)
 	msgs, err := db.All(ctx, s.db, scanMsg, `SELECT `+msgColsM+` FROM messages m JOIN conversations c ON c.id = m.conversation_id
-		AND m.seq = c.last_seq WHERE c.id IN (`+strings.Join(marks, ", ")+`)`, args...)
+		AND m.seq = c.last_seq WHERE c.id IN (`+marks+`)`, args...)
 	if err != nil {
 		return err
 	}

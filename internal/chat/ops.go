@@ -62,11 +62,8 @@ func (s *Store) Start(ctx context.Context, wsID string, rep Actor, visitorID, te
 	if visitorID == "" {
 		return nil, nil, errs.Field(errs.Invalid, "visitor_id", "is required")
 	}
-	text, err := CheckText(text)
+	text, err := checkMessage(text, clientID)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := checkClientID(clientID); err != nil {
 		return nil, nil, err
 	}
 	var conv *Conversation
@@ -123,19 +120,12 @@ func (s *Store) RepMessage(ctx context.Context, wsID string, rep Actor, convID, 
 	if err := checkRep(rep, ""); err != nil {
 		return nil, err
 	}
-	text, err := CheckText(text)
+	text, err := checkMessage(text, clientID)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkClientID(clientID); err != nil {
-		return nil, err
-	}
 	var msg *Message
-	err = s.run(ctx, wsID, func(t *txn) error {
-		c, err := t.lock(convID)
-		if err != nil {
-			return err
-		}
+	err = s.inConv(ctx, wsID, convID, func(t *txn, c *Conversation) error {
 		if m, err := t.byClientID(c, KindRep, rep.ID, clientID); m != nil || err != nil {
 			msg = m
 			return err
@@ -146,6 +136,7 @@ func (s *Store) RepMessage(ctx context.Context, wsID string, rep Actor, convID, 
 		if c.Status != StatusOpen {
 			return errClosed()
 		}
+		var err error
 		msg, err = t.addMessage(c, KindRep, rep.ID, rep.Name, text, clientID)
 		return err
 	})
@@ -171,14 +162,11 @@ func (s *Store) BotMessage(ctx context.Context, wsID, convID, name, text string)
 		return nil, errs.Field(errs.Invalid, "name", "must be at most 200 characters without control characters")
 	}
 	var msg *Message
-	err = s.run(ctx, wsID, func(t *txn) error {
-		c, err := t.lock(convID)
-		if err != nil {
-			return err
-		}
+	err = s.inConv(ctx, wsID, convID, func(t *txn, c *Conversation) error {
 		if c.Status != StatusOpen {
 			return errClosed()
 		}
+		var err error
 		msg, err = t.addMessage(c, KindBot, "", name, text, "")
 		return err
 	})
@@ -186,6 +174,48 @@ func (s *Store) BotMessage(ctx context.Context, wsID, convID, name, text string)
 		return nil, errs.Op("chat.BotMessage", err)
 	}
 	return msg, nil
+}
+
+// stateChange names an operation that changes a conversation's state (see change).
+type stateChange struct {
+	op        string // the operation for errs.Op, such as "chat.Accept"
+	kind      string // the kind of the "conv" event it emits, such as "conversation.accepted"
+	toVisitor bool   // the event also goes to the visitor's subject
+}
+
+// change runs the operation sc on a conversation in one transaction: it locks the conversation
+// and gives it to fn, which checks what it must, changes the conversation (and its participants
+// through t) and returns the system message that tells of the change. change then saves the
+// conversation, stores the system message (by the actor by) and emits the "conv" event of sc,
+// in that order, and returns the conversation. When fn returns "" nothing changed: the
+// conversation is returned as it is, nothing is saved and no event emitted. Errors are wrapped
+// with errs.Op(sc.op, …).
+func (s *Store) change(ctx context.Context, wsID string, sc stateChange, by Actor, convID string,
+	fn func(t *txn, c *Conversation) (system string, err error)) (*Conversation, error) {
+	var conv *Conversation
+	err := s.inConv(ctx, wsID, convID, func(t *txn, c *Conversation) error {
+		text, err := fn(t, c)
+		if err != nil {
+			return err
+		}
+		if text != "" {
+			if err := t.save(c); err != nil {
+				return err
+			}
+			if err := t.system(c, by, text); err != nil {
+				return err
+			}
+			if err := t.convEvent(c, sc.kind, sc.toVisitor); err != nil {
+				return err
+			}
+		}
+		conv = c
+		return nil
+	})
+	if err != nil {
+		return nil, errs.Op(sc.op, err)
+	}
+	return conv, nil
 }
 
 // Accept takes an open conversation nobody owns: the rep becomes its owner and assignee, it stops
@@ -197,39 +227,23 @@ func (s *Store) Accept(ctx context.Context, wsID string, rep Actor, convID strin
 	if err := checkRep(rep, ""); err != nil {
 		return nil, err
 	}
-	var conv *Conversation
-	err := s.run(ctx, wsID, func(t *txn) error {
-		c, err := t.lock(convID)
-		if err != nil {
-			return err
-		}
+	sc := stateChange{op: "chat.Accept", kind: "conversation.accepted"}
+	return s.change(ctx, wsID, sc, rep, convID, func(t *txn, c *Conversation) (string, error) {
 		if c.Status != StatusOpen {
-			return errClosed()
+			return "", errClosed()
 		}
 		if c.AssigneeID == rep.ID && c.IsPresent(rep.ID) {
-			conv = c
-			return nil
+			return "", nil // already theirs: nothing changes
 		}
 		if c.AssigneeID != "" && c.AssigneeID != rep.ID {
-			return errs.E(errs.Conflict, "already accepted by %s", nameOf(c, c.AssigneeID))
+			return "", errs.E(errs.Conflict, "already accepted by %s", nameOf(c, c.AssigneeID))
 		}
 		c.AssigneeID, c.WaitingSince = rep.ID, time.Time{}
 		if err := t.join(c, rep, "owner"); err != nil {
-			return err
+			return "", err
 		}
-		if err := t.save(c); err != nil {
-			return err
-		}
-		if err := t.system(c, rep, rep.display()+" joined the conversation"); err != nil {
-			return err
-		}
-		conv = c
-		return t.convEvent(c, "conversation.accepted", false)
+		return rep.display() + " joined the conversation", nil
 	})
-	if err != nil {
-		return nil, errs.Op("chat.Accept", err)
-	}
-	return conv, nil
 }
 
 // Transfer makes another rep the owner and assignee of an open conversation; the previous owner
@@ -247,44 +261,29 @@ func (s *Store) Transfer(ctx context.Context, wsID string, by Actor, convID stri
 	if to.ID == by.ID {
 		return nil, errs.Field(errs.Invalid, "to", "you cannot transfer a conversation to yourself")
 	}
-	var conv *Conversation
-	err := s.run(ctx, wsID, func(t *txn) error {
-		c, err := t.lock(convID)
-		if err != nil {
-			return err
-		}
+	sc := stateChange{op: "chat.Transfer", kind: "conversation.transferred"}
+	return s.change(ctx, wsID, sc, by, convID, func(t *txn, c *Conversation) (string, error) {
 		owner := c.AssigneeID == by.ID && c.IsPresent(by.ID)
 		if !owner && !by.Admin {
-			return errs.E(errs.Forbidden, "only the conversation's owner or an admin can transfer it")
+			return "", errs.E(errs.Forbidden, "only the conversation's owner or an admin can transfer it")
 		}
 		if c.Status != StatusOpen {
-			return errClosed()
+			return "", errClosed()
 		}
 		if c.AssigneeID == to.ID {
-			return errs.E(errs.Conflict, "%s already owns the conversation", nameOf(c, to.ID))
+			return "", errs.E(errs.Conflict, "%s already owns the conversation", nameOf(c, to.ID))
 		}
 		if c.AssigneeID != "" {
 			if err := t.leave(c, c.AssigneeID); err != nil {
-				return err
+				return "", err
 			}
 		}
 		if err := t.join(c, to, "owner"); err != nil {
-			return err
+			return "", err
 		}
 		c.AssigneeID, c.WaitingSince = to.ID, time.Time{}
-		if err := t.save(c); err != nil {
-			return err
-		}
-		if err := t.system(c, by, by.display()+" transferred the conversation to "+to.display()); err != nil {
-			return err
-		}
-		conv = c
-		return t.convEvent(c, "conversation.transferred", false)
+		return by.display() + " transferred the conversation to " + to.display(), nil
 	})
-	if err != nil {
-		return nil, errs.Op("chat.Transfer", err)
-	}
-	return conv, nil
 }
 
 // Invite adds a rep to an open conversation as a guest and stores "<by> invited <guest> to the
@@ -299,41 +298,25 @@ func (s *Store) Invite(ctx context.Context, wsID string, by Actor, convID string
 	if err := checkRep(guest, "guest"); err != nil {
 		return nil, err
 	}
-	var conv *Conversation
-	err := s.run(ctx, wsID, func(t *txn) error {
-		c, err := t.lock(convID)
-		if err != nil {
-			return err
-		}
+	sc := stateChange{op: "chat.Invite", kind: "conversation.joined"}
+	return s.change(ctx, wsID, sc, by, convID, func(t *txn, c *Conversation) (string, error) {
 		if !c.IsPresent(by.ID) && !by.Admin {
-			return errs.E(errs.Forbidden, "join the conversation before inviting others")
+			return "", errs.E(errs.Forbidden, "join the conversation before inviting others")
 		}
 		if c.Status != StatusOpen {
-			return errClosed()
+			return "", errClosed()
 		}
 		if c.IsPresent(guest.ID) {
-			return errs.E(errs.Conflict, "%s is already in the conversation", nameOf(c, guest.ID))
+			return "", errs.E(errs.Conflict, "%s is already in the conversation", nameOf(c, guest.ID))
 		}
 		if err := t.join(c, guest, "guest"); err != nil {
-			return err
+			return "", err
 		}
-		if err := t.save(c); err != nil {
-			return err
-		}
-		text := by.display() + " invited " + guest.display() + " to the conversation"
 		if by.ID == guest.ID {
-			text = by.display() + " joined the conversation"
+			return by.display() + " joined the conversation", nil
 		}
-		if err := t.system(c, by, text); err != nil {
-			return err
-		}
-		conv = c
-		return t.convEvent(c, "conversation.joined", false)
+		return by.display() + " invited " + guest.display() + " to the conversation", nil
 	})
-	if err != nil {
-		return nil, errs.Op("chat.Invite", err)
-	}
-	return conv, nil
 }
 
 // Leave takes a guest out of an open conversation and stores "<rep> left the conversation". It
@@ -344,37 +327,22 @@ func (s *Store) Leave(ctx context.Context, wsID string, rep Actor, convID string
 	if err := checkRep(rep, ""); err != nil {
 		return nil, err
 	}
-	var conv *Conversation
-	err := s.run(ctx, wsID, func(t *txn) error {
-		c, err := t.lock(convID)
-		if err != nil {
-			return err
-		}
+	sc := stateChange{op: "chat.Leave", kind: "conversation.left"}
+	return s.change(ctx, wsID, sc, rep, convID, func(t *txn, c *Conversation) (string, error) {
 		if !c.IsPresent(rep.ID) {
-			return errs.E(errs.Forbidden, "you are not in this conversation")
+			return "", errs.E(errs.Forbidden, "you are not in this conversation")
 		}
 		if c.Status != StatusOpen {
-			return errClosed()
+			return "", errClosed()
 		}
 		if c.AssigneeID == rep.ID || c.Participant(rep.ID).Role == "owner" {
-			return errs.E(errs.Conflict, "the owner cannot leave the conversation: transfer or close it instead")
+			return "", errs.E(errs.Conflict, "the owner cannot leave the conversation: transfer or close it instead")
 		}
 		if err := t.leave(c, rep.ID); err != nil {
-			return err
+			return "", err
 		}
-		if err := t.save(c); err != nil {
-			return err
-		}
-		if err := t.system(c, rep, rep.display()+" left the conversation"); err != nil {
-			return err
-		}
-		conv = c
-		return t.convEvent(c, "conversation.left", false)
+		return rep.display() + " left the conversation", nil
 	})
-	if err != nil {
-		return nil, errs.Op("chat.Leave", err)
-	}
-	return conv, nil
 }
 
 // Close closes an open conversation and stores "Conversation closed by <by>". by is a present
@@ -383,46 +351,31 @@ func (s *Store) Leave(ctx context.Context, wsID string, rep Actor, convID string
 // not, errs.NotFound for another visitor's, an unknown or another workspace's conversation, and
 // errs.Conflict when it is already closed.
 func (s *Store) Close(ctx context.Context, wsID string, by Actor, convID string) (*Conversation, error) {
-	var conv *Conversation
-	err := s.run(ctx, wsID, func(t *txn) error {
-		c, err := t.lock(convID)
-		if err != nil {
-			return err
-		}
+	sc := stateChange{op: "chat.Close", kind: "conversation.closed"}
+	return s.change(ctx, wsID, sc, by, convID, func(t *txn, c *Conversation) (string, error) {
 		var closedBy string
 		switch by.Kind {
 		case KindVisitor:
 			if by.ID == "" || c.VisitorID != by.ID {
-				return errNoConv()
+				return "", errNoConv()
 			}
 			closedBy = KindVisitor
 		case KindRep:
 			if by.ID == "" || (!c.IsPresent(by.ID) && !by.Admin) {
-				return errs.E(errs.Forbidden, "only the conversation's participants or an admin can close it")
+				return "", errs.E(errs.Forbidden, "only the conversation's participants or an admin can close it")
 			}
 			closedBy = by.ID
 		case KindBot, KindSystem:
 			closedBy = by.Kind
 		default:
-			return errs.E(errs.Forbidden, "only a rep, the visitor or automation can close a conversation")
+			return "", errs.E(errs.Forbidden, "only a rep, the visitor or automation can close a conversation")
 		}
 		if c.Status != StatusOpen {
-			return errs.E(errs.Conflict, "the conversation is already closed")
+			return "", errs.E(errs.Conflict, "the conversation is already closed")
 		}
 		c.Status, c.ClosedAt, c.ClosedBy, c.WaitingSince = StatusClosed, t.now, closedBy, time.Time{}
-		if err := t.save(c); err != nil {
-			return err
-		}
-		if err := t.system(c, by, "Conversation closed by "+by.display()); err != nil {
-			return err
-		}
-		conv = c
-		return t.convEvent(c, "conversation.closed", false)
+		return "Conversation closed by " + by.display(), nil
 	})
-	if err != nil {
-		return nil, errs.Op("chat.Close", err)
-	}
-	return conv, nil
 }
 
 // Reopen reopens a closed conversation and stores "Conversation reopened by <by>"; by becomes its
@@ -434,48 +387,35 @@ func (s *Store) Reopen(ctx context.Context, wsID string, by Actor, convID string
 	if err := checkRep(by, ""); err != nil {
 		return nil, err
 	}
-	var conv *Conversation
-	err := s.run(ctx, wsID, func(t *txn) error {
-		c, err := t.lock(convID)
-		if err != nil {
-			return err
-		}
+	sc := stateChange{op: "chat.Reopen", kind: "conversation.reopened", toVisitor: true}
+	conv, err := s.change(ctx, wsID, sc, by, convID, func(t *txn, c *Conversation) (string, error) {
 		if !c.IsPresent(by.ID) && !by.Admin {
-			return errs.E(errs.Forbidden, "only the conversation's participants or an admin can reopen it")
+			return "", errs.E(errs.Forbidden, "only the conversation's participants or an admin can reopen it")
 		}
 		if c.Status == StatusOpen {
-			return errs.E(errs.Conflict, "the conversation is already open")
+			return "", errs.E(errs.Conflict, "the conversation is already open")
 		}
 		other, err := t.openOf(c.VisitorID, c.ID)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if other != "" {
-			return errOtherOpen(other)
+			return "", errOtherOpen(other)
 		}
 		c.Status, c.ClosedAt, c.ClosedBy, c.WaitingSince = StatusOpen, time.Time{}, "", time.Time{}
 		if c.AssigneeID == "" || !c.IsPresent(c.AssigneeID) {
 			if err := t.join(c, by, "owner"); err != nil {
-				return err
+				return "", err
 			}
 			c.AssigneeID = by.ID
 		}
-		if err := t.save(c); err != nil {
-			return err
-		}
-		if err := t.system(c, by, "Conversation reopened by "+by.display()); err != nil {
-			return err
-		}
-		conv = c
-		return t.convEvent(c, "conversation.reopened", true)
+		return "Conversation reopened by " + by.display(), nil
 	})
 	if db.IsUniqueViolation(err) {
+		// Another transaction opened a conversation for the visitor at once.
 		return nil, errOtherOpen("")
 	}
-	if err != nil {
-		return nil, errs.Op("chat.Reopen", err)
-	}
-	return conv, nil
+	return conv, err
 }
 
 // MarkRead records that by read the conversation up to seq: the visitor's position (Kind
@@ -489,11 +429,7 @@ func (s *Store) MarkRead(ctx context.Context, wsID string, by Actor, convID stri
 		return 0, errs.Field(errs.Invalid, "seq", "must be 0 or more")
 	}
 	var stored int64
-	err := s.run(ctx, wsID, func(t *txn) error {
-		c, err := t.lock(convID)
-		if err != nil {
-			return err
-		}
+	err := s.inConv(ctx, wsID, convID, func(t *txn, c *Conversation) error {
 		seq = min(seq, c.LastSeq)
 		switch by.Kind {
 		case KindVisitor:

@@ -61,11 +61,7 @@ func (s *Store) EmailTranscript(ctx context.Context, wsID string, by Actor, conv
 			loc = l
 		}
 	}
-	err = s.run(ctx, wsID, func(t *txn) error {
-		c, err := t.lock(convID)
-		if err != nil {
-			return err
-		}
+	err = s.inConv(ctx, wsID, convID, func(t *txn, c *Conversation) error {
 		switch by.Kind {
 		case KindVisitor:
 			if by.ID == "" || c.VisitorID != by.ID {

@@ -10,11 +10,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 
+	"github.com/beckonhq/beckon/internal/scriptbuild"
 	"github.com/evanw/esbuild/pkg/api"
 )
 
@@ -101,39 +100,5 @@ func quote(s string) string {
 
 // bundle builds one entry point: bundled, minified, ES2019, an IIFE for scripts.
 func bundle(dir, entry string, define map[string]string) ([]byte, error) {
-	res := api.Build(api.BuildOptions{
-		AbsWorkingDir:     dir,
-		EntryPoints:       []string{entry},
-		Bundle:            true,
-		Write:             false,
-		Outdir:            filepath.Join(dir, "dist"),
-		Format:            api.FormatIIFE,
-		Platform:          api.PlatformBrowser,
-		Target:            api.ES2019,
-		MinifyWhitespace:  true,
-		MinifyIdentifiers: true,
-		MinifySyntax:      true,
-		LegalComments:     api.LegalCommentsNone,
-		Charset:           api.CharsetASCII,
-		Define:            define,
-		LogLevel:          api.LogLevelSilent,
-	})
-	if len(res.Errors) > 0 {
-		var msgs []string
-		for _, m := range api.FormatMessages(res.Errors, api.FormatMessagesOptions{Kind: api.ErrorMessage}) {
-			msgs = append(msgs, strings.TrimSpace(m))
-		}
-		return nil, fmt.Errorf("esbuild %s:\n%s", filepath.Base(entry), strings.Join(msgs, "\n"))
-	}
-	if len(res.Warnings) > 0 {
-		var msgs []string
-		for _, m := range api.FormatMessages(res.Warnings, api.FormatMessagesOptions{Kind: api.WarningMessage}) {
-			msgs = append(msgs, strings.TrimSpace(m))
-		}
-		return nil, fmt.Errorf("esbuild %s (warnings are errors here):\n%s", filepath.Base(entry), strings.Join(msgs, "\n"))
-	}
-	if len(res.OutputFiles) != 1 {
-		return nil, errors.New("esbuild " + filepath.Base(entry) + ": expected one output file")
-	}
-	return res.OutputFiles[0].Contents, nil
+	return scriptbuild.Bundle(entry, scriptbuild.Options{Dir: dir, Outdir: filepath.Join(dir, "dist"), Target: api.ES2019, Define: define})
 }

@@ -5,11 +5,9 @@
 package build
 
 import (
-	"errors"
-	"fmt"
 	"path/filepath"
-	"strings"
 
+	"github.com/beckonhq/beckon/internal/scriptbuild"
 	"github.com/evanw/esbuild/pkg/api"
 )
 
@@ -37,39 +35,7 @@ func Build(dir string) (map[string][]byte, error) {
 	return out, nil
 }
 
+// bundle builds one entry point: bundled, minified, ES2020, an IIFE.
 func bundle(dir, entry string) ([]byte, error) {
-	res := api.Build(api.BuildOptions{
-		AbsWorkingDir:     dir,
-		EntryPoints:       []string{entry},
-		Bundle:            true,
-		Write:             false,
-		Outdir:            filepath.Join(dir, "out"),
-		Format:            api.FormatIIFE,
-		Platform:          api.PlatformBrowser,
-		Target:            api.ES2020,
-		MinifyWhitespace:  true,
-		MinifyIdentifiers: true,
-		MinifySyntax:      true,
-		LegalComments:     api.LegalCommentsNone,
-		Charset:           api.CharsetASCII,
-		LogLevel:          api.LogLevelSilent,
-	})
-	if len(res.Errors) > 0 {
-		var msgs []string
-		for _, m := range api.FormatMessages(res.Errors, api.FormatMessagesOptions{Kind: api.ErrorMessage}) {
-			msgs = append(msgs, strings.TrimSpace(m))
-		}
-		return nil, fmt.Errorf("esbuild %s:\n%s", filepath.Base(entry), strings.Join(msgs, "\n"))
-	}
-	if len(res.Warnings) > 0 {
-		var msgs []string
-		for _, m := range api.FormatMessages(res.Warnings, api.FormatMessagesOptions{Kind: api.WarningMessage}) {
-			msgs = append(msgs, strings.TrimSpace(m))
-		}
-		return nil, fmt.Errorf("esbuild %s (warnings are errors here):\n%s", filepath.Base(entry), strings.Join(msgs, "\n"))
-	}
-	if len(res.OutputFiles) != 1 {
-		return nil, errors.New("esbuild " + filepath.Base(entry) + ": expected one output file")
-	}
-	return res.OutputFiles[0].Contents, nil
+	return scriptbuild.Bundle(entry, scriptbuild.Options{Dir: dir, Outdir: filepath.Join(dir, "out"), Target: api.ES2020})
 }
