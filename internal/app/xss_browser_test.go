@@ -87,7 +87,7 @@ func xssPayloads(hit string) []xssCase {
 		fmt.Fprintf(&long, `"'><img src=%s/long/%d onerror=top.__xss=16><svg onload=alert(16)>`, hit, i)
 	}
 	longText := string([]rune(long.String())[:1000]) // the longest field value allowed
-	cases := []xssCase{
+	return []xssCase{
 		{"script tag", `<script>top.__xss=1;alert(1)</script>`},
 		{"img onerror", `<img src=x onerror="top.__xss=2;alert(2)">`},
 		{"svg onload", `<svg/onload=top.__xss=3><animate onbegin=alert(3) attributeName=x dur=1s>`},
@@ -111,7 +111,6 @@ func xssPayloads(hit string) []xssCase {
 		{"base, meta, object, form", `<base href="` + hit + `/"><meta http-equiv="refresh" content="0;url=javascript:top.__xss=21"><object data="javascript:top.__xss=21"></object><embed src="` + hit + `/embed"><form action="javascript:top.__xss=21"><button formaction=javascript:top.__xss=21>go</button></form>`},
 		{"escaped and full-width", `\u003cimg src=x onerror=top.__xss=22\u003e ＜script＞top.__xss=22＜/script＞ %3Cscript%3Etop.__xss=22%3C/script%3E \x3csvg onload=alert(22)\x3e`},
 	}
-	return cases
 }
 
 // xssHits is a server on 127.0.0.1 that records every request: payloads point images, styles,
@@ -300,14 +299,14 @@ func (x *xssTab) selfCheck(where string) {
 // request to the hit server, an exception, or markup the console does not make.
 func (x *xssTab) clean(where string) {
 	x.t.Helper()
-	for _, v := range xssEval[[]string](x, `(window.__xssHits || []).slice()`) {
+	for _, v := range xssEval[[]string](x, `(window.__xssHits || []).splice(0)`) {
 		x.t.Errorf("%s: top.__xss = %s ran (%s)", where, v, x.caseOf(v))
 	}
 	for _, d := range x.takeDialogs() {
 		x.t.Errorf("%s: a dialog opened: %s", where, d)
 	}
 	for _, h := range x.hits.take() {
-		x.t.Errorf("%s: the page requested %s", where, h)
+		x.t.Errorf("%s: the hit server was asked for %s (by this tab or another)", where, h)
 	}
 	for _, b := range xssEval[[]string](x, xssAudit) {
 		x.t.Errorf("%s: %s", where, b)
@@ -603,6 +602,9 @@ func testConsoleXSS(t *testing.T, ctx context.Context, e *demoEnv, hits *xssHits
 	inbox.Do("open "+shot.c.name, chromedp.Click(chromedp.CSS(`#conv-list li[data-id="`+shot.conv+`"] a.conv-item`), chromedp.NodeVisible))
 	inbox.wait("the conversation for the screenshot", `document.getElementById('conv-title').textContent == `+jsString(shot.name))
 	testkit.Screenshot(t, inbox.Ctx, "xss-inbox")
+	// And without the alerts, which cover the visitor panel.
+	xssEval[any](inbox, `document.getElementById('toasts').hidden = true; null`)
+	testkit.Screenshot(t, inbox.Ctx, "xss-inbox-no-alerts")
 	t.Logf("inbox checked after %v", time.Since(start).Round(time.Millisecond))
 
 	// Live View: the deltas as the visitors came, then the snapshot after a reload.

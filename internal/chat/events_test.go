@@ -305,3 +305,23 @@ func TestHookErrorKind(t *testing.T) {
 		}
 	})
 }
+
+func TestLastSeqs(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		s, ws := setup(t, d)
+		a, _, _, err := s.VisitorMessage(ctx, ws, "vis_a", "one", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.VisitorMessage(ctx, ws, "vis_a", "two", "")
+		b, _, _, _ := s.VisitorMessage(ctx, ws, "vis_b", "one", "")
+		got, err := s.LastSeqs(ctx, ws, []string{a.ID, b.ID, "conv_unknown"})
+		if err != nil || len(got) != 2 || got[a.ID] != 2 || got[b.ID] != 1 {
+			t.Fatalf("LastSeqs = %v, %v", got, err)
+		}
+		if got, err := s.LastSeqs(ctx, "ws_other", []string{a.ID}); err != nil || len(got) != 0 {
+			t.Fatalf("another workspace saw %v, %v", got, err)
+		}
+	})
+}

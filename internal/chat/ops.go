@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -428,6 +429,16 @@ func (s *Store) MarkRead(ctx context.Context, wsID string, by Actor, convID stri
 	if seq < 0 {
 		return 0, errs.Field(errs.Invalid, "seq", "must be 0 or more")
 	}
+	// Most receipts change nothing (a client repeats what it read): answer those without taking
+	// a write transaction, which on SQLite is the database's one writer.
+	if c, err := s.Get(ctx, wsID, convID); err == nil {
+		switch {
+		case by.Kind == KindVisitor && c.VisitorID == by.ID && min(seq, c.LastSeq) <= c.VisitorReadSeq:
+			return c.VisitorReadSeq, nil
+		case by.Kind == KindRep && c.IsPresent(by.ID) && min(seq, c.LastSeq) <= c.Participant(by.ID).ReadSeq:
+			return c.Participant(by.ID).ReadSeq, nil
+		}
+	}
 	var stored int64
 	err := s.inConv(ctx, wsID, convID, func(t *txn, c *Conversation) error {
 		seq = min(seq, c.LastSeq)
@@ -466,6 +477,38 @@ func (s *Store) MarkRead(ctx context.Context, wsID string, by Actor, convID stri
 		return 0, errs.Op("chat.MarkRead", err)
 	}
 	return stored, nil
+}
+
+// LastSeqs returns the last sequence number of each of the workspace's conversations named in ids
+// (unknown ones and other workspaces' are left out), for clients to check they missed nothing.
+func (s *Store) LastSeqs(ctx context.Context, wsID string, ids []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	if len(ids) > 500 {
+		return nil, errs.Field(errs.Invalid, "ids", "at most 500 conversations at once")
+	}
+	args := []any{wsID}
+	ph := make([]string, len(ids))
+	for i, id := range ids {
+		args = append(args, id)
+		ph[i] = "$" + strconv.Itoa(i+2)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, last_seq FROM conversations WHERE workspace_id = $1 AND id IN (`+strings.Join(ph, ", ")+`)`, args...)
+	if err != nil {
+		return nil, errs.Op("chat.LastSeqs", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, errs.Op("chat.LastSeqs", err)
+		}
+		out[id] = seq
+	}
+	return out, errs.Op("chat.LastSeqs", rows.Err())
 }
 
 // Typing publishes a typing indicator (nothing is stored). by is the visitor whose conversation

@@ -67,6 +67,23 @@ func (s *Store) EmailTranscript(ctx context.Context, wsID string, by Actor, conv
 			if by.ID == "" || c.VisitorID != by.ID {
 				return errNoConv()
 			}
+			// A visitor's transcript goes out only once a rep has taken part (a stranger alone with
+			// the bot cannot make the workspace mail their text), and only ever to one address.
+			if len(c.Participants) == 0 {
+				return errs.E(errs.Forbidden, "a transcript can be emailed once someone from the team has joined the conversation")
+			}
+			var fixed string
+			if err := t.tx.QueryRowContext(t.ctx, `SELECT transcript_to FROM conversations WHERE id = $1`, c.ID).Scan(&fixed); err != nil {
+				return err
+			}
+			if fixed != "" && !strings.EqualFold(fixed, addr.Address) {
+				return errs.Field(errs.Conflict, "email", "this conversation's transcripts go to the address asked for first")
+			}
+			if fixed == "" {
+				if _, err := t.tx.ExecContext(t.ctx, `UPDATE conversations SET transcript_to = $1 WHERE id = $2`, addr.Address, c.ID); err != nil {
+					return err
+				}
+			}
 		case KindRep:
 			if by.ID == "" || (!c.IsPresent(by.ID) && !by.Admin) {
 				return errs.E(errs.Forbidden, "only the conversation's participants or an admin can email its transcript")

@@ -89,8 +89,14 @@ func TestEmailTranscript(t *testing.T) {
 			t.Fatalf("transcripts sent = %d", got.TranscriptsSent)
 		}
 
-		// The visitor may ask for it too; then the limit.
-		for i := 2; i <= chat.MaxTranscripts; i++ {
+		// The visitor may ask for it too, to one address only; then the limit.
+		err = f.s.EmailTranscript(ctx, f.ws, visitor("vis_a"), c.ID, "ada@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = f.s.EmailTranscript(ctx, f.ws, visitor("vis_a"), c.ID, "someone.else@example.com")
+		wantKind(t, "a second address", err, errs.Conflict, "email")
+		for i := 3; i <= chat.MaxTranscripts; i++ {
 			if err := f.s.EmailTranscript(ctx, f.ws, visitor("vis_a"), c.ID, "ada@example.com"); err != nil {
 				t.Fatal(err)
 			}
@@ -111,6 +117,7 @@ func TestEmailTranscript(t *testing.T) {
 			{"header injection", riley, c2.ID, "a@example.com\r\nBcc: b@example.com", errs.Invalid},
 			{"not a participant", kim, c2.ID, "a@example.com", errs.Forbidden},
 			{"another visitor", visitor("vis_a"), c2.ID, "a@example.com", errs.NotFound},
+			{"visitor before any rep joined", visitor("vis_b"), c2.ID, "a@example.com", errs.Forbidden},
 			{"other workspace", admin, "conv_aaaaaaaaaaaaaaaaaaaaaaaaaa", "a@example.com", errs.NotFound},
 		} {
 			err := f.s.EmailTranscript(ctx, f.ws, bad.by, bad.conv, bad.to)

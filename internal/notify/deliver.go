@@ -272,7 +272,9 @@ func (s *Service) Deliveries(ctx context.Context, wsID, chID string, limit int) 
 			continue
 		}
 		if j, err := s.q.Get(ctx, wsID, d.JobID); err == nil && j.State == jobs.Failed {
-			d.State = DeliveryFailed
+			// The job gave up before its handler wrote the delivery's row (or could not write it):
+			// the job's record is the truth.
+			d.State, d.Attempts = DeliveryFailed, max(d.Attempts, j.Attempts)
 			if d.LastError == "" {
 				d.LastError = j.LastError
 			}

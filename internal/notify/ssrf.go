@@ -33,6 +33,9 @@ var blockedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("2001:db8::/32"),   // documentation
 	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
 	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated): ::7f00:1 is 127.0.0.1 on some stacks
+	netip.MustParsePrefix("2002::/16"),       // 6to4, which embeds any IPv4 address
+	netip.MustParsePrefix("2001::/32"),       // Teredo, likewise
 }
 
 // privateAddr reports whether ip is loopback, private, link-local, unspecified, multicast or in

@@ -6,6 +6,7 @@
 package realtime
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -105,6 +106,11 @@ func (h *Hub) leave(subject string, t *topic, s Sink) {
 			h.log.Warn("realtime: unsubscribing failed", "subject", subject, "err", err)
 		}
 	}
+}
+
+// Publish publishes data on subject through the hub's bus (errors as bus.Bus.Publish).
+func (h *Hub) Publish(ctx context.Context, subject string, data []byte) error {
+	return h.bus.Publish(ctx, subject, data)
 }
 
 // Subjects returns how many subjects the hub holds a bus subscription for.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/beckonhq/beckon/internal/chat"
 	"github.com/beckonhq/beckon/internal/errs"
@@ -389,7 +390,10 @@ func (s *Server) captureAnswer(ctx context.Context, wsID, visitorID string, msg 
 // a new conversation waits for a rep — the available reps are alerted on Waiting for Rep, and
 // when nobody is available a bot says so; a message in a conversation with reps alerts them on
 // Live conversations. Failures are logged.
-func (s *Server) alertAfter(ctx context.Context, ws *workspace.Workspace, visitorID string, conv *chat.Conversation, msg *chat.Message, first bool) {
+//
+// A client address opens at most ConversationAlertsPerMinute alerting conversations a minute
+// (after a burst): past that the conversation still waits in the inbox, but rings nobody.
+func (s *Server) alertAfter(ctx context.Context, ws *workspace.Workspace, ip, visitorID string, conv *chat.Conversation, msg *chat.Message, first bool) {
 	var to []string
 	if !first {
 		for _, p := range conv.Participants {
@@ -411,6 +415,10 @@ func (s *Server) alertAfter(ctx context.Context, ws *workspace.Workspace, visito
 	}
 	if !first {
 		s.alert(ctx, ws.ID, notify.Alert{Stream: "live", Title: who + " wrote", Body: preview(msg.Text), Conv: conv.ID, Visitor: visitorID, To: to})
+		return
+	}
+	if ok, _ := s.convAlerts.allow(ws.ID + "|" + ip); !ok {
+		s.log.WarnContext(ctx, "too many new conversations from one address: not alerting", "workspace_id", ws.ID)
 		return
 	}
 	avail, err := s.deps.Presence.Available(ctx, ws.ID)
@@ -445,6 +453,12 @@ func (s *Server) alertIfTarget(ctx context.Context, ws *workspace.Workspace, vis
 	if !workspace.IsTargetAccount(targets, vals["email"], vals["website"], vals["company"]) {
 		return
 	}
+	if !s.targetSeen.first(ws.ID + "|" + visitorID) {
+		return // announced lately: once is news, a repeat is noise
+	}
+	if workspace.LiveViewBlocked(ws.Settings.LiveViewBlock, page) {
+		page = "" // a page the admins keep out of Live View stays out of alerts too
+	}
 	who := joinName(vals["first_name"], vals["last_name"])
 	company := vals["company"]
 	if company == "" {
@@ -467,6 +481,17 @@ func (s *Server) alertIfTarget(ctx context.Context, ws *workspace.Workspace, vis
 	}
 }
 
+// Limits on alerts that strangers can cause: new conversations that ring the reps, per client
+// address and workspace; alerts forwarded to a workspace's team channels (Slack allows about one
+// message a second per webhook); a target account announced once per visitor in TargetAlertEvery.
+const (
+	ConversationAlertsPerMinute = 10
+	ConversationAlertsBurst     = 5
+	ChannelAlertsPerMinute      = 30
+	ChannelAlertsBurst          = 20
+	TargetAlertEvery            = 30 * time.Minute
+)
+
 // OfflineReply is what the bot answers a new conversation when no rep is available.
 const OfflineReply = "Thanks for your message! Nobody from our team is available right now. Leave your email address here and we'll get back to you."
 
@@ -483,6 +508,10 @@ func (s *Server) alert(ctx context.Context, wsID string, a notify.Alert) {
 	}
 	if err := s.deps.Notify.Alert(ctx, wsID, a); err != nil {
 		s.log.WarnContext(ctx, "sending an alert failed", "err", err.Error(), "stream", a.Stream)
+	}
+	if ok, _ := s.chanAlerts.allow(wsID); !ok {
+		s.log.WarnContext(ctx, "too many alerts for the team channels: this one goes only to the console", "workspace_id", wsID, "stream", a.Stream)
+		return
 	}
 	if err := s.deps.Notify.AlertChannels(ctx, s.db, wsID, a); err != nil {
 		s.log.WarnContext(ctx, "queueing an alert for the team channels failed", "err", err.Error(), "stream", a.Stream)

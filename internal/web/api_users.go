@@ -99,6 +99,7 @@ func (s *Server) apiUpdateUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.userChanged(r.Context(), u.WorkspaceID, u.ID)
 	writeJSON(w, http.StatusOK, u)
 	return nil
 }
@@ -108,6 +109,7 @@ func (s *Server) apiDeactivateUser(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	s.userChanged(r.Context(), u.WorkspaceID, u.ID)
 	writeJSON(w, http.StatusOK, u)
 	return nil
 }

@@ -73,6 +73,9 @@ func (c *console) logout(w http.ResponseWriter, r *http.Request) error {
 		if err := c.s.identity.Logout(r.Context(), ck.Value); err != nil {
 			return err
 		}
+		if p := principalOf(r); p != nil {
+			c.s.userChanged(r.Context(), p.WorkspaceID(), p.User.ID)
+		}
 	}
 	c.s.setSessionCookie(w, "", time.Time{})
 	return c.redirectFlash(w, r, "/login", "logged_out")
@@ -123,7 +126,7 @@ func (c *console) activateForm(w http.ResponseWriter, r *http.Request) error {
 // one address across many emails is slowed down, on top of the lockout per email. It returns
 // errs.TooMany with RetryAfter when the address has none left.
 func (c *console) guestLimit(r *http.Request) error {
-	ok, wait := c.guests.allow(c.s.clientIP(r))
+	ok, wait := c.guests.allow(limitKey(c.s.clientIP(r)))
 	if ok {
 		return nil
 	}

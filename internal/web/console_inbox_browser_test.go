@@ -254,7 +254,7 @@ func TestInboxInBrowser(t *testing.T) {
 
 	// The server drops every socket (a restart): the page reconnects and resumes; what the visitor
 	// wrote meanwhile shows once.
-	e.a.Web.CloseSockets()
+	e.a.Web.DropSockets()
 	e.say(t, grace, "Still there? One more question.")
 	wait("reconnected", `document.getElementById('connection').dataset.state == 'open' && [...document.querySelectorAll('#messages .msg-text')].some(p => p.textContent.includes('One more question'))`)
 	if n := testkit.Eval[int](tab, `[...document.querySelectorAll('#messages .msg-text')].filter(p => p.textContent.includes('One more question')).length`); n != 1 {

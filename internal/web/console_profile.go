@@ -111,6 +111,9 @@ func (c *console) password(w http.ResponseWriter, r *http.Request) error {
 		err = errs.Field(errs.Invalid, "confirm_password", "the two new passwords are different; type the same password twice")
 	} else {
 		err = c.s.identity.ChangePassword(r.Context(), p.User, p.Session.ID, current, next)
+		if err == nil { // the user's other sessions ended
+			c.s.userChanged(r.Context(), p.WorkspaceID(), p.User.ID)
+		}
 	}
 	if err != nil {
 		status, fe, msg, err := c.formError(r, err, map[string]string{"password": "new_password"},

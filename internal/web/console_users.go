@@ -89,6 +89,9 @@ func (c *console) setRole(w http.ResponseWriter, r *http.Request) error {
 	role := r.PostFormValue("role")
 	return c.userAction(w, r, "role", func(actor *identity.User, id string) error {
 		_, err := c.s.identity.UpdateUser(r.Context(), actor, id, identity.UserPatch{Role: &role})
+		if err == nil {
+			c.s.userChanged(r.Context(), actor.WorkspaceID, id)
+		}
 		return err
 	})
 }
@@ -96,6 +99,9 @@ func (c *console) setRole(w http.ResponseWriter, r *http.Request) error {
 func (c *console) deactivate(w http.ResponseWriter, r *http.Request) error {
 	return c.userAction(w, r, "deactivated", func(actor *identity.User, id string) error {
 		_, err := c.s.identity.Deactivate(r.Context(), actor, id)
+		if err == nil {
+			c.s.userChanged(r.Context(), actor.WorkspaceID, id)
+		}
 		return err
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/timezone"
 	"github.com/beckonhq/beckon/internal/visitor"
+	"github.com/beckonhq/beckon/internal/workspace"
 	"github.com/beckonhq/beckon/internal/visitor/geo"
 )
 
@@ -394,6 +395,10 @@ func (c *console) cards(ctx context.Context, wsID string, ids []string) (map[str
 	if err != nil {
 		return nil, err
 	}
+	ws, err := c.s.workspaces.Get(ctx, wsID)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string]visitorCard, len(known))
 	for _, id := range known {
 		s, f := sums[id], vals[id]
@@ -405,6 +410,9 @@ func (c *console) cards(ctx context.Context, wsID string, ids []string) (map[str
 		}
 		if card.Email != s.Email {
 			card.EmailVerified = false // the verified address is the record's, not a field's
+		}
+		if workspace.LiveViewBlocked(ws.Settings.LiveViewBlock, card.PageURL) {
+			card.PageURL, card.PageTitle = "", "" // pages kept out of Live View stay out of the inbox too
 		}
 		card.CountryName = card.Country
 		if card.Country == "" {

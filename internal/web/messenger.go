@@ -80,7 +80,7 @@ func allowOrigin(w http.ResponseWriter, r *http.Request, ws *workspace.Workspace
 
 // limitMessenger spends the client IP's and the visitor's allowance.
 func (s *Server) limitMessenger(r *http.Request, visitorID string) error {
-	ok, wait := s.msgIPs.allow(s.clientIP(r))
+	ok, wait := s.msgIPs.allow(limitKey(s.clientIP(r)))
 	if ok && visitorID != "" {
 		ok, wait = s.msgVisitors.allow(visitorID)
 	}
@@ -398,7 +398,7 @@ func (s *Server) mSendMessage(w http.ResponseWriter, r *http.Request) error {
 	if survivor != c.visitorID {
 		out["visitor_id"], out["visitor_token"] = survivor, s.tokens.Issue(c.ws.SiteID, survivor, s.clock.Now())
 	}
-	s.alertAfter(ctx, c.ws, survivor, conv, msg, first)
+	s.alertAfter(ctx, c.ws, limitKey(s.clientIP(r)), survivor, conv, msg, first)
 	if _, err := s.visitors.Touch(ctx, c.ws.ID, survivor); err != nil {
 		return err
 	}

@@ -255,6 +255,21 @@ func (s *Server) clientIP(r *http.Request) string {
 	return host
 }
 
+// limitKey is the key rate limits and connection caps count a client address under: the address
+// itself for IPv4, its /64 for IPv6 (one subscriber usually holds a whole /64, so counting each
+// address would let one client pass as 2^64).
+func limitKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Unmap().Is4() {
+		return ip
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
 func (s *Server) trusted(a netip.Addr) bool {
 	for _, p := range s.proxies {
 		if p.Contains(a) {

@@ -59,3 +59,36 @@ func (l *limiter) sweep(now time.Time) {
 		}
 	}
 }
+
+// recent remembers keys for a while: "was this announced lately?". It lives in the process.
+type recent struct {
+	mu    sync.Mutex
+	every time.Duration
+	now   func() time.Time
+	seen  map[string]time.Time
+	swept time.Time
+}
+
+func newRecent(every time.Duration) *recent {
+	return &recent{every: every, now: time.Now, seen: map[string]time.Time{}}
+}
+
+// first reports whether key was not seen within the period, and remembers it.
+func (r *recent) first(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	if now.Sub(r.swept) > r.every {
+		for k, at := range r.seen {
+			if now.Sub(at) > r.every {
+				delete(r.seen, k)
+			}
+		}
+		r.swept = now
+	}
+	if at, ok := r.seen[key]; ok && now.Sub(at) <= r.every {
+		return false
+	}
+	r.seen[key] = now
+	return true
+}

@@ -88,6 +88,9 @@ type Server struct {
 	baseURL       string
 	msgIPs        *limiter // messenger requests per client IP
 	msgVisitors   *limiter // messenger requests per visitor
+	convAlerts    *limiter // Waiting for Rep alerts per client address (a stranger cannot ring every rep at will)
+	chanAlerts    *limiter // alerts sent to team channels per workspace
+	targetSeen    *recent  // visitors recently announced as a target account on site
 	log           *slog.Logger
 	identity      *identity.Service
 	workspaces    *workspace.Store
@@ -149,9 +152,11 @@ func New(d Deps) *Server {
 	s := &Server{log: d.Log, identity: d.Identity, workspaces: d.Workspaces, jobs: d.Jobs, checks: d.Checks,
 		metrics: d.Metrics, metricsToken: d.MetricsToken, proxies: d.TrustedProxies,
 		visitors: d.Visitors, tokens: d.Tokens, chat: d.Chat, fields: d.Fields, db: d.DB, secrets: d.Secrets, clock: d.Clock, baseURL: strings.TrimRight(d.BaseURL, "/"),
-		msgIPs: newLimiter(MessengerIPPerMinute, MessengerIPBurst), msgVisitors: newLimiter(MessengerVisitorPerMinute, MessengerVisitorBurst), secureCookies: d.SecureCookies, maxBody: d.MaxBody,
+		msgIPs: newLimiter(MessengerIPPerMinute, MessengerIPBurst), msgVisitors: newLimiter(MessengerVisitorPerMinute, MessengerVisitorBurst),
+		convAlerts: newLimiter(ConversationAlertsPerMinute, ConversationAlertsBurst), chanAlerts: newLimiter(ChannelAlertsPerMinute, ChannelAlertsBurst),
+		targetSeen: newRecent(TargetAlertEvery), secureCookies: d.SecureCookies, maxBody: d.MaxBody,
 		crossOrigin: http.NewCrossOriginProtection(), version: version.Get(), deps: d,
-		sockets: &pinger{socks: map[*sock]struct{}{}}}
+		sockets: &pinger{socks: map[*sock]struct{}{}, perIP: map[string]int{}, perVisit: map[string]int{}}}
 	s.console = newConsole(s)
 	s.table = s.routes()
 	mux := http.NewServeMux()

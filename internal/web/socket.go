@@ -105,6 +105,9 @@ type sock struct {
 	kind   string // "visitor" or "rep"
 	// handle turns a bus message into frames; it runs in the writer.
 	handle func(subject string, data []byte)
+	// tick, when set, runs in the writer at every ping (the rep socket checks its session).
+	tick  func()
+	ipKey string // the client address the per-address socket cap counts it under
 
 	mu      sync.Mutex
 	queue   []item
@@ -155,6 +158,11 @@ func (k *sock) sendErr(err error, id string) {
 	msg := e.Message
 	if e.Field != "" {
 		msg = e.Field + ": " + msg
+	}
+	if e.Kind == errs.Unavailable {
+		// Its message may name server configuration; the client needs only to try again.
+		k.s.log.Warn("socket: unavailable", "err", err, "kind", k.kind, "workspace_id", k.wsID)
+		msg = "temporarily unavailable; try again"
 	}
 	k.send(errorFrame{T: "error", Code: e.Kind.String(), Message: msg, ID: id})
 }
@@ -231,6 +239,13 @@ func (k *sock) emit(v any) {
 	if err == nil {
 		k.writeFrame(b)
 	}
+}
+
+// isDone reports whether the socket is closing.
+func (k *sock) isDone() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.done
 }
 
 // finish closes the connection once; the reader then sees the error and cleans up.
@@ -419,6 +434,9 @@ func (k *sock) deliverMsg(conv string, seq int64, m *chat.Message) {
 // catchUp sends the stored messages after f.last (up to seq, or all when seq < 0). Writer only.
 func (k *sock) catchUp(conv string, f *follow, upTo int64) {
 	for i := 0; i < 1000; i++ { // at most 500,000 messages; a conversation never holds that many
+		if k.isDone() {
+			return
+		}
 		msgs, err := k.s.chat.MessagesFor(k.ctx, k.wsID, conv, f.last, 500)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
@@ -438,6 +456,31 @@ func (k *sock) catchUp(conv string, f *follow, upTo int64) {
 		}
 		if len(msgs) < 500 || (upTo >= 0 && f.last >= upTo) {
 			return
+		}
+	}
+}
+
+// checkFollows asks the database for the last seq of every followed conversation and sends what
+// the socket missed: the bus may drop a message (a NATS reconnect, a full queue) and, when it was
+// a conversation's last one, no later message reveals the gap. Writer only, at every ping.
+func (k *sock) checkFollows() {
+	if len(k.follows) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(k.follows))
+	for id := range k.follows {
+		ids = append(ids, id)
+		if len(ids) == 500 {
+			break
+		}
+	}
+	last, err := k.s.chat.LastSeqs(k.ctx, k.wsID, ids)
+	if err != nil {
+		return // the next ping tries again
+	}
+	for id, seq := range last {
+		if f := k.follows[id]; f != nil && seq > f.last {
+			k.catchUp(id, f, seq)
 		}
 	}
 }
@@ -467,10 +510,41 @@ func tooMany(wait time.Duration) error {
 	return e
 }
 
-// pinger pings every socket of the server in turn, and closes one that does not answer.
+// Concurrent sockets allowed per client address (an IPv6 /64 counts as one address) and per
+// visitor; more are refused before the upgrade (429).
+const (
+	SocketsPerAddress = 50
+	SocketsPerVisitor = 8
+)
+
+// pinger holds the server's sockets: it pings them in turn and closes one that does not answer,
+// counts them per client address and per visitor, and closes them all at shutdown.
 type pinger struct {
-	mu    sync.Mutex
-	socks map[*sock]struct{}
+	mu       sync.Mutex
+	socks    map[*sock]struct{}
+	perIP    map[string]int
+	perVisit map[string]int
+	closing  bool
+	handlers sync.WaitGroup
+}
+
+// reserve counts a socket about to be accepted from address ip, refusing it (errs.TooMany) over
+// the cap and (errs.Unavailable) while the server shuts down. A successful reserve must be
+// matched by remove.
+func (p *pinger) reserve(ip string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		return errs.E(errs.Unavailable, "the server is shutting down; connect again")
+	}
+	if p.perIP[ip] >= SocketsPerAddress {
+		e := errs.E(errs.TooMany, "too many connections from this address")
+		e.RetryAfter = 30
+		return e
+	}
+	p.perIP[ip]++
+	p.handlers.Add(1)
+	return nil
 }
 
 func (p *pinger) add(k *sock) {
@@ -479,10 +553,34 @@ func (p *pinger) add(k *sock) {
 	p.mu.Unlock()
 }
 
-func (p *pinger) remove(k *sock) {
+// addVisitor counts a visitor's socket; false when the visitor has SocketsPerVisitor already.
+func (p *pinger) addVisitor(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.perVisit[id] >= SocketsPerVisitor {
+		return false
+	}
+	p.perVisit[id]++
+	return true
+}
+
+func (p *pinger) removeVisitor(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.perVisit[id]--; p.perVisit[id] <= 0 {
+		delete(p.perVisit, id)
+	}
+}
+
+// remove forgets a socket (nil: one reserved but never accepted) counted under ip.
+func (p *pinger) remove(k *sock, ip string) {
 	p.mu.Lock()
 	delete(p.socks, k)
+	if p.perIP[ip]--; p.perIP[ip] <= 0 {
+		delete(p.perIP, ip)
+	}
 	p.mu.Unlock()
+	p.handlers.Done()
 }
 
 // run pings every socket each socketPingEvery until ctx ends. Pings go out in the sockets' own
@@ -496,23 +594,33 @@ func (p *pinger) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		p.mu.Lock()
-		all := make([]*sock, 0, len(p.socks))
-		for k := range p.socks {
-			all = append(all, k)
-		}
-		p.mu.Unlock()
-		for _, k := range all {
-			k.push(item{fn: func() []byte {
-				go func() {
-					pctx, cancel := context.WithTimeout(k.ctx, 10*time.Second)
-					defer cancel()
-					if err := k.c.Ping(pctx); err != nil && k.ctx.Err() == nil {
-						k.finish(websocket.StatusGoingAway, "no pong")
-					}
-				}()
-				return nil
-			}})
-		}
+		p.tickAll()
+	}
+}
+
+// tickAll pings every socket, checks what its followed conversations may have missed, and runs
+// its tick (the rep socket's session check), each in the socket's writer.
+func (p *pinger) tickAll() {
+	p.mu.Lock()
+	all := make([]*sock, 0, len(p.socks))
+	for k := range p.socks {
+		all = append(all, k)
+	}
+	p.mu.Unlock()
+	for _, k := range all {
+		k.push(item{fn: func() []byte {
+			go func() {
+				pctx, cancel := context.WithTimeout(k.ctx, 10*time.Second)
+				defer cancel()
+				if err := k.c.Ping(pctx); err != nil && k.ctx.Err() == nil {
+					k.finish(websocket.StatusGoingAway, "no pong")
+				}
+			}()
+			k.checkFollows()
+			if k.tick != nil {
+				k.tick()
+			}
+			return nil
+		}})
 	}
 }

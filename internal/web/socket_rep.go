@@ -1,11 +1,13 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -65,19 +67,29 @@ func (s *Server) repSocket(w http.ResponseWriter, r *http.Request) error {
 	if !s.consoleOrigin(r, r.Header.Get("Origin")) {
 		return errs.E(errs.Forbidden, "the console socket accepts only the console's own origin")
 	}
+	ck, err := r.Cookie(s.sessionCookie())
+	if err != nil || p.Session == nil {
+		return errs.E(errs.Unauthenticated, "the console socket needs a login session")
+	}
+	ip := limitKey(s.clientIP(r))
+	if err := s.sockets.reserve(ip); err != nil {
+		return err
+	}
 	clearDeadlines(w)
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
 	if err != nil {
+		s.sockets.remove(nil, ip)
 		return nil
 	}
 	ws := p.WorkspaceID()
 	k := newSock(s, c, "rep", ws)
-	rs := &repSock{sock: k, user: u}
-	k.handle = rs.handle
+	rs := &repSock{sock: k, session: ck.Value}
+	rs.user.Store(u)
+	k.handle, k.tick = rs.handle, rs.recheck
 	s.sockets.add(k)
 	s.metrics.sockets.WithLabelValues("rep").Inc()
 	defer func() {
-		s.sockets.remove(k)
+		s.sockets.remove(k, ip)
 		s.metrics.sockets.WithLabelValues("rep").Dec()
 		if rs.stopLive != nil {
 			rs.stopLive()
@@ -91,13 +103,13 @@ func (s *Server) repSocket(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	defer release()
-	for _, subj := range []string{"inbox." + ws, "alert." + ws, "presence." + ws} {
+	for _, subj := range []string{"inbox." + ws, "alert." + ws, "presence." + ws, usersSubject(ws), notify.PrefsSubject(ws)} {
 		if err := k.join(subj); err != nil {
 			c.Close(websocket.StatusTryAgainLater, "try again")
 			return nil
 		}
 	}
-	prefs, err := rs.prefs()
+	prefs, err := rs.loadPrefs()
 	if err != nil {
 		c.Close(websocket.StatusTryAgainLater, "try again")
 		return nil
@@ -120,10 +132,42 @@ func (s *Server) repSocket(w http.ResponseWriter, r *http.Request) error {
 // repSock is a rep's console socket.
 type repSock struct {
 	*sock
-	user     *identity.User
+	session  string                        // the console session's token, checked again at every ping
+	user     atomic.Pointer[identity.User] // as of the last check
 	active   time.Time
 	stopLive func()
 	presence map[string]time.Time // writer only: the newest presence change seen per user
+	prefsNow notify.Prefs         // writer only: the rep's alert preferences, nil until read
+}
+
+// usersSubject is where a workspace's changes of users that end or narrow their access
+// (deactivation, a role change, a logout, a password change) are announced: rep sockets check
+// their session again at once.
+func usersSubject(wsID string) string { return "users." + wsID }
+
+// userChanged announces that a user's access may have changed.
+func (s *Server) userChanged(ctx context.Context, wsID, userID string) {
+	if s.deps.Hub == nil {
+		return
+	}
+	if err := s.deps.Hub.Publish(ctx, usersSubject(wsID), []byte(userID)); err != nil {
+		s.log.WarnContext(ctx, "announcing a user change failed", "err", err.Error())
+	}
+}
+
+// recheck checks the socket's session again (at every ping, and when the user changed): a session
+// that ended, a deactivated user or one who may no longer take chats closes the socket (4003), and
+// with it the rep's presence. Writer only.
+func (v *repSock) recheck() {
+	p, err := v.s.identity.AuthenticateSession(v.ctx, v.session)
+	switch {
+	case err != nil && (errs.KindOf(err) == errs.Internal || errs.KindOf(err) == errs.Unavailable):
+		return // the database is down: keep the socket, check again at the next ping
+	case err != nil || p == nil || p.User.ID != v.user.Load().ID || !p.User.Active || p.User.Role == identity.RoleMeetingsOnly:
+		v.finish(closeForbidden, "signed out or no longer allowed to take chats")
+	default:
+		v.user.Store(p.User)
+	}
 }
 
 type presenceFrame struct {
@@ -135,9 +179,7 @@ type presenceFrame struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-func (v *repSock) actor() chat.Actor {
-	return chat.Actor{Kind: "rep", ID: v.user.ID, Name: v.user.Name(), Admin: v.user.Role == identity.RoleAdmin}
-}
+func (v *repSock) actor() chat.Actor { return repActor(v.user.Load()) }
 
 // frame acts on one frame from the rep.
 func (v *repSock) frame(f inFrame) {
@@ -172,6 +214,10 @@ func (v *repSock) frame(f inFrame) {
 			v.stopLive()
 			v.stopLive = nil
 		}
+		if f.On && s.deps.LiveView == nil {
+			v.sendErr(errs.E(errs.Unavailable, "Live View is not running on this server"), "")
+			return
+		}
 		if f.On {
 			stop, err := s.deps.LiveView.Watch(ctx, v.wsID, func(fr liveview.Frame) {
 				if b, err := fr.JSON(); err == nil { // encoded once for every watcher
@@ -189,12 +235,25 @@ func (v *repSock) frame(f inFrame) {
 	}
 }
 
-// prefs reads the rep's alert preferences (the defaults on a server without notifications).
+// prefs returns the rep's alert preferences (the defaults on a server without notifications),
+// read once and then kept up to date by the changes announced on notify.PrefsSubject.
 func (v *repSock) prefs() (notify.Prefs, error) {
+	if v.prefsNow != nil {
+		return v.prefsNow, nil
+	}
+	p, err := v.loadPrefs()
+	if err == nil {
+		v.prefsNow = p
+	}
+	return p, err
+}
+
+// loadPrefs reads the rep's alert preferences.
+func (v *repSock) loadPrefs() (notify.Prefs, error) {
 	if v.s.deps.Notify == nil {
 		return notify.DefaultPrefs(), nil
 	}
-	return v.s.deps.Notify.Prefs(v.ctx, v.wsID, v.user.ID)
+	return v.s.deps.Notify.Prefs(v.ctx, v.wsID, v.user.Load().ID)
 }
 
 // touch records the rep's activity (presence throttles what it stores).
@@ -204,8 +263,8 @@ func (v *repSock) touch() {
 		return
 	}
 	v.active = now
-	if err := v.s.deps.Presence.Active(v.ctx, v.wsID, v.user.ID); err != nil && v.ctx.Err() == nil {
-		v.s.log.Warn("socket: recording activity failed", "err", err, "user_id", v.user.ID)
+	if err := v.s.deps.Presence.Active(v.ctx, v.wsID, v.user.Load().ID); err != nil && v.ctx.Err() == nil {
+		v.s.log.Warn("socket: recording activity failed", "err", err, "user_id", v.user.Load().ID)
 	}
 }
 
@@ -223,7 +282,7 @@ func (v *repSock) handle(subject string, data []byte) {
 				v.deliverMsg(ev.Conv, ev.Seq, ev.Msg)
 			}
 		case "typing":
-			if ev.AuthorID != v.user.ID {
+			if ev.AuthorID != v.user.Load().ID {
 				v.emit(typingFrame{T: "typing", Conv: ev.Conv, Author: ev.Author, Name: ev.Name, On: ev.On})
 			}
 		case "read":
@@ -239,7 +298,7 @@ func (v *repSock) handle(subject string, data []byte) {
 		if json.Unmarshal(data, &a) != nil {
 			return
 		}
-		if len(a.To) > 0 && !slices.Contains(a.To, v.user.ID) {
+		if len(a.To) > 0 && !slices.Contains(a.To, v.user.Load().ID) {
 			return
 		}
 		prefs, err := v.prefs()
@@ -253,6 +312,16 @@ func (v *repSock) handle(subject string, data []byte) {
 		v.emit(alertFrame{T: "alert", Stream: a.Stream, ID: a.ID, Title: a.Title, Body: a.Body, Conv: a.Conv,
 			Visitor: a.Visitor, Sound: sound, Notify: notifyOn, At: a.At})
 		v.s.metrics.alertsDelivered.WithLabelValues(a.Stream).Inc()
+	case strings.HasPrefix(subject, "users."):
+		if string(data) == v.user.Load().ID {
+			v.recheck()
+		}
+	case strings.HasPrefix(subject, "alertprefs."):
+		var ch notify.PrefsChange
+		if json.Unmarshal(data, &ch) == nil && ch.UserID == v.user.Load().ID && ch.Prefs != nil {
+			v.prefsNow = ch.Prefs
+			v.emit(map[string]any{"t": "prefs", "prefs": ch.Prefs})
+		}
 	case strings.HasPrefix(subject, "presence."):
 		var st presence.State
 		if json.Unmarshal(data, &st) != nil {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -12,15 +13,35 @@ func (s *Server) RunSockets(ctx context.Context) { s.sockets.run(ctx) }
 
 // CloseSockets closes every socket with 1001 (going away), for a graceful shutdown: clients
 // reconnect to another replica, or to this one when it is back, and resume.
+// New upgrades are refused from then on (503), and it waits up to 5 s for the socket handlers to
+// return, so that nothing they do outlives the database and the bus.
 func (s *Server) CloseSockets() {
-	s.sockets.mu.Lock()
-	all := make([]*sock, 0, len(s.sockets.socks))
-	for k := range s.sockets.socks {
+	p := s.sockets
+	p.mu.Lock()
+	p.closing = true
+	p.mu.Unlock()
+	s.DropSockets()
+	done := make(chan struct{})
+	go func() { p.handlers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		s.log.Warn("socket handlers still running 5 s after shutdown began")
+	}
+}
+
+// DropSockets closes every socket connected now with 1001 (going away), as a restart would, and
+// goes on accepting new ones: clients reconnect and resume.
+func (s *Server) DropSockets() {
+	p := s.sockets
+	p.mu.Lock()
+	all := make([]*sock, 0, len(p.socks))
+	for k := range p.socks {
 		all = append(all, k)
 	}
-	s.sockets.mu.Unlock()
+	p.mu.Unlock()
 	for _, k := range all {
-		k.finish(websocket.StatusGoingAway, "server shutting down")
+		k.finish(websocket.StatusGoingAway, "server restarting")
 	}
 }
 

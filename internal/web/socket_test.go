@@ -462,3 +462,114 @@ func withAlerts(t *testing.T, h *harness) {
 	h.srv.Config.Handler = h.s
 	t.Cleanup(h.s.CloseSockets)
 }
+
+// TestSocketHardening covers what the review of the sockets asked for: a rep who loses access
+// loses the socket at once; a visitor socket follows a merge; a message the bus dropped reaches
+// the socket at the next ping; sockets per visitor are capped; visitors' transcripts need a rep
+// and go to one address.
+func TestSocketHardening(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		h := visitorHarness(t, d)
+		ctx := context.Background()
+
+		// A deactivated rep's socket closes with 4003 and the rep is no longer available.
+		riley, err := h.id.CreateUser(ctx, d, identity.NewUser{WorkspaceID: h.ws.ID, Email: "riley@acme.example", Role: identity.RoleRep,
+			FirstName: "Riley", Password: "user password 1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs := h.dialRep(t, "riley@acme.example", "user password 1")
+		if avail, _ := h.presence.Available(ctx, h.ws.ID); len(avail) != 1 {
+			t.Fatalf("available before: %v", avail)
+		}
+		if r := h.call("POST", "/api/v1/users/"+riley.ID+"/deactivate", h.adminToken, map[string]any{}); r.status != 200 {
+			t.Fatalf("deactivate: %d %s", r.status, r.body)
+		}
+		if got := rs.closedWith(); got != closeForbidden {
+			t.Fatalf("the deactivated rep's socket closed with %d, want %d", got, closeForbidden)
+		}
+		for i := 0; ; i++ {
+			avail, _ := h.presence.Available(ctx, h.ws.ID)
+			if len(avail) == 0 {
+				break
+			}
+			if i > 100 {
+				t.Fatalf("the deactivated rep is still available: %v", avail)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+
+		// A visitor socket follows a merge: after the phone's record merges into the laptop's
+		// (a proven identify on another tab), the phone's socket writes to the laptop's
+		// conversation.
+		laptop, laptopID := h.visitorToken(t)
+		phone, phoneID := h.visitorToken(t)
+		_, lm, _, err := h.chat.VisitorMessage(ctx, h.ws.ID, laptopID, "from my laptop", "l1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = laptop
+		ps := h.dialVisitor(t, phone)
+		if _, err := h.visitors.Identify(ctx, d, h.ws.ID, laptopID, "ada@acme.example"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.visitors.Identify(ctx, d, h.ws.ID, phoneID, "ada@acme.example"); err != nil {
+			t.Fatal(err)
+		}
+		ps.send(map[string]any{"t": "send", "id": "p1", "text": "from my phone"})
+		ack := ps.until("ack after merge", func(f tframe) bool { return f.T == "ack" || f.T == "error" })
+		if ack.T != "ack" || ack.conv() != lm.ConversationID || ack.Seq != 2 {
+			t.Fatalf("after the merge the phone wrote %+v, want seq 2 of the laptop's conversation %s", ack, lm.ConversationID)
+		}
+
+		// A message the bus never carried reaches a following socket at the next ping.
+		quiet := chat.New(d, h.clk) // no bus: it stores and tells nobody
+		rep := h.dialRep(t, "admin@acme.example", adminPassword)
+		rep.send(map[string]any{"t": "sub", "conv": lm.ConversationID, "after": 2})
+		rep.send(map[string]any{"t": "ping"})
+		rep.until("pong", func(f tframe) bool { return f.T == "pong" })
+		if _, _, err := quiet.VisitorSend(ctx, h.ws.ID, laptopID, lm.ConversationID, "dropped by the bus", "q1"); err != nil {
+			t.Fatal(err)
+		}
+		h.s.sockets.tickAll()
+		if f := rep.until("the dropped message", func(f tframe) bool { return f.T == "msg" }); f.Text != "dropped by the bus" || f.Seq != 3 {
+			t.Fatalf("after the ping the rep got %+v", f)
+		}
+
+		// At most SocketsPerVisitor sockets per visitor.
+		tok, _ := h.visitorToken(t)
+		for i := 0; i < SocketsPerVisitor; i++ {
+			h.dialVisitor(t, tok)
+		}
+		extra := h.dialVisitor(t, "")
+		extra.send(map[string]any{"t": "auth", "token": tok})
+		if got := extra.closedWith(); got != closeFlood {
+			t.Fatalf("socket %d of one visitor closed with %d, want %d", SocketsPerVisitor+1, got, closeFlood)
+		}
+
+		// Visitors' transcripts: not before a rep took part, then to one address only.
+		vt, vid := h.visitorToken(t)
+		_, vm, _, err := h.chat.VisitorMessage(ctx, h.ws.ID, vid, "transcript please", "t1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ask := func(email string) response {
+			return h.m("POST", "/m/v1/transcript", vt, map[string]string{"conversation_id": vm.ConversationID, "email": email}, siteOrigin)
+		}
+		if r := ask("me@visitor.example"); r.status != 403 {
+			t.Fatalf("transcript before a rep joined: %d %s", r.status, r.body)
+		}
+		if r := h.call("POST", "/api/v1/conversations/"+vm.ConversationID+"/accept", h.adminToken, map[string]any{}); r.status != 200 {
+			t.Fatalf("accept: %d %s", r.status, r.body)
+		}
+		if r := ask("me@visitor.example"); r.status != 202 {
+			t.Fatalf("transcript: %d %s", r.status, r.body)
+		}
+		if r := ask("victim@elsewhere.example"); r.status != 409 {
+			t.Fatalf("transcript to a second address: %d %s", r.status, r.body)
+		}
+		if r := h.m("POST", "/m/v1/transcript", tok, map[string]string{"conversation_id": vm.ConversationID, "email": "x@y.example"}, siteOrigin); r.status != 404 {
+			t.Fatalf("another visitor's transcript: %d %s", r.status, r.body)
+		}
+	})
+}

@@ -98,18 +98,24 @@ func (s *Server) mSocket(w http.ResponseWriter, r *http.Request) error {
 	if err := s.limitMessenger(r, ""); err != nil {
 		return err
 	}
+	ip := limitKey(s.clientIP(r))
+	if err := s.sockets.reserve(ip); err != nil {
+		return err
+	}
 	clearDeadlines(w)
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // the Origin was checked above, against the workspace's allowed origins
 	})
 	if err != nil {
+		s.sockets.remove(nil, ip)
 		return nil // Accept answered the client
 	}
 	k := newSock(s, c, "visitor", ws.ID)
+	k.ipKey = ip
 	s.sockets.add(k)
 	s.metrics.sockets.WithLabelValues("visitor").Inc()
 	defer func() {
-		s.sockets.remove(k)
+		s.sockets.remove(k, ip)
 		s.metrics.sockets.WithLabelValues("visitor").Dec()
 		k.leaveAll()
 		c.CloseNow()
@@ -136,7 +142,12 @@ func (s *Server) mSocket(w http.ResponseWriter, r *http.Request) error {
 		c.Close(closeUnauthenticated, "the visitor token is not valid; say hello again")
 		return nil
 	}
-	vs := &visitorSock{sock: k, visitorID: v.ID, siteID: ws.SiteID}
+	if !s.sockets.addVisitor(v.ID) {
+		c.Close(closeFlood, "too many connections for this visitor")
+		return nil
+	}
+	defer s.sockets.removeVisitor(v.ID)
+	vs := &visitorSock{sock: k, vid: v.ID, siteID: ws.SiteID}
 	k.handle = vs.handle
 	if err := k.join("visitor." + ws.ID + "." + v.ID); err != nil {
 		c.Close(websocket.StatusTryAgainLater, "try again")
@@ -162,11 +173,47 @@ func (s *Server) mSocket(w http.ResponseWriter, r *http.Request) error {
 // visitorSock is a visitor's socket.
 type visitorSock struct {
 	*sock
-	visitorID string
-	siteID    string
+	vid    string // the visitor: guarded by sock.mu (the reader changes it, the writer reads it)
+	siteID string
 }
 
-func (v *visitorSock) actor() chat.Actor { return chat.Actor{Kind: "visitor", ID: v.visitorID} }
+// visitorID returns the socket's visitor.
+func (v *visitorSock) visitorID() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.vid
+}
+
+// current returns the socket's visitor after following merges: when the visitor merged into an
+// earlier record of the same person (identify, an email answer, on any tab), the socket carries
+// on as the surviving record, as the HTTP calls do.
+func (v *visitorSock) current() (string, error) {
+	id := v.visitorID()
+	rec, err := v.s.visitors.Get(v.ctx, v.wsID, id)
+	if err != nil {
+		return "", err
+	}
+	if rec.ID != id {
+		v.adopt(rec.ID)
+	}
+	return rec.ID, nil
+}
+
+// adopt makes the socket the visitor id's, following its subject.
+func (v *visitorSock) adopt(id string) {
+	v.mu.Lock()
+	old := v.vid
+	v.vid = id
+	v.mu.Unlock()
+	if old != id {
+		v.part("visitor." + v.wsID + "." + old)
+		if err := v.join("visitor." + v.wsID + "." + id); err != nil {
+			v.s.log.Warn("socket: following a merged visitor failed", "err", err)
+		}
+	}
+}
+
+func (v *visitorSock) actor() chat.Actor { return chat.Actor{Kind: "visitor", ID: v.visitorID()} }
 
 // frame acts on one frame from the visitor.
 func (v *visitorSock) frame(f inFrame) {
@@ -174,10 +221,18 @@ func (v *visitorSock) frame(f inFrame) {
 	if v.frameCommon(f, v.actor()) {
 		return
 	}
+	var me string
+	if f.T == "sub" || f.T == "send" {
+		var err error
+		if me, err = v.current(); err != nil {
+			v.sendErr(err, f.ID)
+			return
+		}
+	}
 	switch f.T {
 	case "sub":
 		c, err := s.chat.Get(ctx, v.wsID, f.Conv)
-		if err == nil && c.VisitorID != v.visitorID {
+		if err == nil && c.VisitorID != me {
 			err = errs.NotFoundf("no such conversation")
 		}
 		if err == nil {
@@ -190,7 +245,7 @@ func (v *visitorSock) frame(f inFrame) {
 		if !v.admitSend(f) {
 			return
 		}
-		if ok, wait := s.msgVisitors.allow(v.visitorID); !ok {
+		if ok, wait := s.msgVisitors.allow(me); !ok {
 			v.sendErr(tooMany(wait), f.ID)
 			return
 		}
@@ -199,9 +254,9 @@ func (v *visitorSock) frame(f inFrame) {
 		var first bool
 		var err error
 		if f.Conv == "" {
-			conv, msg, first, err = s.chat.VisitorMessage(ctx, v.wsID, v.visitorID, f.Text, f.ID)
+			conv, msg, first, err = s.chat.VisitorMessage(ctx, v.wsID, me, f.Text, f.ID)
 		} else {
-			conv, msg, err = s.chat.VisitorSend(ctx, v.wsID, v.visitorID, f.Conv, f.Text, f.ID)
+			conv, msg, err = s.chat.VisitorSend(ctx, v.wsID, me, f.Conv, f.Text, f.ID)
 		}
 		if err != nil {
 			v.sendErr(err, f.ID)
@@ -219,17 +274,17 @@ func (v *visitorSock) frame(f inFrame) {
 		}
 		ack := ackFrame{T: "ack", ID: f.ID, Conv: conv.ID, Seq: msg.Seq, First: first}
 		var survivor string
-		survivor, ack.FieldsCaptured = s.captureAnswer(ctx, v.wsID, v.visitorID, msg)
-		if survivor != v.visitorID {
+		survivor, ack.FieldsCaptured = s.captureAnswer(ctx, v.wsID, me, msg)
+		if survivor != me {
 			// The email answer merged this visitor into an earlier record of the same person.
 			ack.VisitorID, ack.VisitorToken = survivor, s.tokens.Issue(v.siteID, survivor, s.clock.Now())
-			v.visitorID = survivor
+			v.adopt(survivor)
 		}
 		v.send(ack) // the message is stored: acknowledge before alerting anyone
 		if ws, err := s.workspaces.Get(ctx, v.wsID); err != nil {
 			s.log.Warn("socket: after a visitor's message", "err", err, "conversation_id", conv.ID)
 		} else {
-			s.alertAfter(ctx, ws, v.visitorID, conv, msg, first)
+			s.alertAfter(ctx, ws, v.ipKey, survivor, conv, msg, first)
 		}
 	default:
 		v.sendErr(errs.E(errs.Malformed, "unknown frame type %q", f.T), f.ID)
@@ -248,7 +303,7 @@ func (v *visitorSock) handle(subject string, data []byte) {
 			v.deliverMsg(ev.Conv, ev.Seq, ev.Msg)
 		}
 	case "conv":
-		if ev.State != nil && ev.State.VisitorID == v.visitorID {
+		if ev.State != nil && ev.State.VisitorID == v.visitorID() {
 			v.emit(convFrame{T: "conv", Conv: visitorConvView(ev.State)})
 		}
 	case "typing":

@@ -15,6 +15,9 @@ ALTER TABLE conversations ADD COLUMN closed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE conversations ADD COLUMN visitor_read_seq BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE conversations ADD COLUMN started_by TEXT NOT NULL DEFAULT 'visitor';
 ALTER TABLE conversations ADD COLUMN transcripts_sent INTEGER NOT NULL DEFAULT 0;
+-- transcript_to: the one address a visitor's transcripts of this conversation may go to, fixed by
+-- their first request (a stranger cannot use transcripts to mail anyone they like).
+ALTER TABLE conversations ADD COLUMN transcript_to TEXT NOT NULL DEFAULT '';
 
 -- The inbox streams: all/live by recency, waiting oldest first, closed newest first.
 CREATE INDEX conversations_inbox ON conversations (workspace_id, status, updated_at);
