@@ -14,8 +14,8 @@ import (
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/timezone"
 	"github.com/beckonhq/beckon/internal/visitor"
-	"github.com/beckonhq/beckon/internal/workspace"
 	"github.com/beckonhq/beckon/internal/visitor/geo"
+	"github.com/beckonhq/beckon/internal/workspace"
 )
 
 // Visitor 360 (SPEC V6): one server-rendered page per visitor with their fields and where each
