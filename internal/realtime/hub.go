@@ -1,13 +1,17 @@
 // Package realtime shares the bus among the sockets of one replica. A replica may hold tens of
 // thousands of sockets (visitors, reps); many follow the same subjects (every rep of a workspace
-// follows its inbox; a hundred people may follow one conversation). The Hub keeps one bus
-// subscription per subject, however many local sockets follow it, and hands every message to each
-// of them. Delivery never blocks: a Sink queues what it is given or drops its connection.
+// follows its inbox; a hundred people may follow one conversation), and most follow a subject of
+// their own (a visitor's conversation, the visitor's own subject). A bus subscription costs a
+// goroutine and a queue, so the Hub keeps one per *route*, not per socket or subject: subjects of
+// one entity in a workspace ("chat.<ws>.<conversation>", "visitor.<ws>.<visitor>") share their
+// workspace's wildcard subscription ("chat.<ws>.*") and are dispatched by exact subject in
+// memory. Delivery never blocks: a Sink queues what it is given or drops its connection.
 package realtime
 
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -16,7 +20,7 @@ import (
 
 // Sink receives the messages of the subjects it joined. Deliver must return at once (queue the
 // message, or mark the connection as too slow); it is called from the bus's delivery goroutine
-// of the subject, in the order the bus delivers, and data is shared between sinks: read it, never
+// of the route, in the order the bus delivers, and data is shared between sinks: read it, never
 // modify it.
 type Sink interface {
 	Deliver(subject string, data []byte)
@@ -28,14 +32,37 @@ type Hub struct {
 	log *slog.Logger
 
 	mu     sync.Mutex
-	topics map[string]*topic
+	routes map[string]*route
 
 	delivered atomic.Int64
 }
 
-type topic struct {
-	sub   bus.Subscription
-	sinks atomic.Pointer[[]Sink] // copy-on-write: the delivery path reads without locking
+// route is one bus subscription and the sinks of the subjects it carries.
+type route struct {
+	sub bus.Subscription
+	// sinks by exact subject. A subject's slice is never changed in place (joins and leaves
+	// replace it), so the delivery path holds the read lock only to fetch it.
+	mu    sync.RWMutex
+	sinks map[string][]Sink
+	n     int // sinks joined, all subjects together (under Hub.mu)
+}
+
+// Prefixes whose subjects name one entity of a workspace in their third token: they are routed
+// through the workspace's wildcard subscription.
+var perEntity = []string{"chat.", "visitor."}
+
+// routeOf returns the bus subscription that carries subject.
+func routeOf(subject string) string {
+	for _, p := range perEntity {
+		if !strings.HasPrefix(subject, p) {
+			continue
+		}
+		parts := strings.Split(subject, ".")
+		if len(parts) == 3 && parts[2] != "*" && parts[2] != ">" {
+			return parts[0] + "." + parts[1] + ".*"
+		}
+	}
+	return subject
 }
 
 // New returns a Hub over b.
@@ -43,67 +70,94 @@ func New(b bus.Bus, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Hub{bus: b, log: log, topics: map[string]*topic{}}
+	return &Hub{bus: b, log: log, routes: map[string]*route{}}
 }
 
-// Join makes s receive every message published to subject (which may hold wildcards) until the
-// returned leave is called; leave is idempotent. The first sink of a subject subscribes the bus;
-// the last one to leave unsubscribes it. It returns the bus's error (errs.Invalid for a bad
-// subject, errs.Unavailable when the bus is closed).
+// Join makes s receive every message published to subject until the returned leave is called;
+// leave is idempotent. A subject with wildcards gets the messages its pattern matches (within its
+// route). The first sink of a route subscribes the bus; the last one to leave unsubscribes it. It
+// returns the bus's error (errs.Invalid for a bad subject, errs.Unavailable when the bus is
+// closed).
 func (h *Hub) Join(subject string, s Sink) (leave func(), err error) {
+	if err := bus.ValidSubject(subject, true); err != nil {
+		return nil, err
+	}
+	key := routeOf(subject)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	t := h.topics[subject]
-	if t == nil {
-		t = &topic{}
-		empty := []Sink{}
-		t.sinks.Store(&empty)
-		sub, err := h.bus.Subscribe(subject, func(m bus.Msg) {
-			sinks := *t.sinks.Load()
-			for _, s := range sinks {
-				s.Deliver(m.Subject, m.Data)
-			}
-			h.delivered.Add(int64(len(sinks)))
-		})
+	r := h.routes[key]
+	if r == nil {
+		r = &route{sinks: map[string][]Sink{}}
+		sub, err := h.bus.Subscribe(key, func(m bus.Msg) { h.dispatch(key, r, m) })
 		if err != nil {
 			return nil, err
 		}
-		t.sub = sub
-		h.topics[subject] = t
+		r.sub = sub
+		h.routes[key] = r
 	}
-	old := *t.sinks.Load()
-	next := make([]Sink, len(old), len(old)+1)
-	copy(next, old)
-	next = append(next, s)
-	t.sinks.Store(&next)
+	r.mu.Lock()
+	old := r.sinks[subject]
+	list := make([]Sink, len(old), len(old)+1)
+	copy(list, old)
+	r.sinks[subject] = append(list, s)
+	r.mu.Unlock()
+	r.n++
 	var once sync.Once
-	return func() { once.Do(func() { h.leave(subject, t, s) }) }, nil
+	return func() { once.Do(func() { h.leave(key, subject, r, s) }) }, nil
 }
 
-func (h *Hub) leave(subject string, t *topic, s Sink) {
+// dispatch hands m to the sinks of its exact subject and to those that joined the route's
+// pattern itself.
+func (h *Hub) dispatch(key string, r *route, m bus.Msg) {
+	r.mu.RLock()
+	exact, pattern := r.sinks[m.Subject], []Sink(nil)
+	if key != m.Subject {
+		pattern = r.sinks[key]
+	}
+	r.mu.RUnlock()
+	for _, s := range exact {
+		s.Deliver(m.Subject, m.Data)
+	}
+	for _, s := range pattern {
+		s.Deliver(m.Subject, m.Data)
+	}
+	n := len(exact) + len(pattern)
+	h.delivered.Add(int64(n))
+}
+
+func (h *Hub) leave(key, subject string, r *route, s Sink) {
 	h.mu.Lock()
-	old := *t.sinks.Load()
-	next := make([]Sink, 0, len(old))
+	r.mu.Lock()
+	old := r.sinks[subject]
+	list := make([]Sink, 0, len(old))
 	removed := false
 	for _, x := range old {
 		if x == s && !removed {
 			removed = true
 			continue
 		}
-		next = append(next, x)
+		list = append(list, x)
 	}
-	t.sinks.Store(&next)
+	if len(list) == 0 {
+		delete(r.sinks, subject)
+	} else {
+		r.sinks[subject] = list
+	}
+	r.mu.Unlock()
+	if removed {
+		r.n--
+	}
 	var sub bus.Subscription
-	if len(next) == 0 && h.topics[subject] == t {
-		delete(h.topics, subject)
-		sub = t.sub
+	if r.n == 0 && h.routes[key] == r {
+		delete(h.routes, key)
+		sub = r.sub
 	}
 	h.mu.Unlock()
 	if sub != nil {
 		// Outside the lock: Unsubscribe waits for a running delivery, which may be queueing
 		// into a sink whose owner is joining another subject.
 		if err := sub.Unsubscribe(); err != nil {
-			h.log.Warn("realtime: unsubscribing failed", "subject", subject, "err", err)
+			h.log.Warn("realtime: unsubscribing failed", "subject", key, "err", err)
 		}
 	}
 }
@@ -113,11 +167,11 @@ func (h *Hub) Publish(ctx context.Context, subject string, data []byte) error {
 	return h.bus.Publish(ctx, subject, data)
 }
 
-// Subjects returns how many subjects the hub holds a bus subscription for.
+// Subjects returns how many bus subscriptions the hub holds.
 func (h *Hub) Subjects() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.topics)
+	return len(h.routes)
 }
 
 // Delivered returns how many messages the hub has handed to sinks since it started.

@@ -2,6 +2,7 @@ package realtime_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -57,8 +58,8 @@ func TestHubSharesSubscriptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := h.Subjects(); n != 2 {
-		t.Fatalf("subjects = %d, want 2 (one bus subscription per subject)", n)
+	if n := h.Subjects(); n != 1 {
+		t.Fatalf("bus subscriptions = %d, want 1 (a conversation's subject rides its workspace's)", n)
 	}
 	ctx := context.Background()
 	b.Publish(ctx, "chat.w1.c1", []byte("1"))
@@ -86,6 +87,47 @@ func TestHubSharesSubscriptions(t *testing.T) {
 	}
 	if _, err := h.Join("bad subject", a); err == nil {
 		t.Fatal("a bad subject was accepted")
+	}
+}
+
+// TestHubRoutes: a thousand visitors' own subjects cost one bus subscription, and each message
+// reaches only its subject's sinks.
+func TestHubRoutes(t *testing.T) {
+	b := bus.NewInProcess()
+	defer b.Close()
+	h := realtime.New(b, nil)
+	sinks := make([]*sink, 1000)
+	leaves := make([]func(), 1000)
+	for i := range sinks {
+		sinks[i] = newSink()
+		var err error
+		if leaves[i], err = h.Join(fmt.Sprintf("visitor.w1.v%d", i), sinks[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := newSink()
+	leaveOther, _ := h.Join("visitor.w2.v1", other)
+	inbox := newSink()
+	leaveInbox, _ := h.Join("inbox.w1", inbox)
+	if n := h.Subjects(); n != 3 {
+		t.Fatalf("bus subscriptions = %d, want 3 (visitor.w1.*, visitor.w2.*, inbox.w1)", n)
+	}
+	b.Publish(context.Background(), "visitor.w1.v7", []byte("hi"))
+	if got := sinks[7].wait(t, 1); got[0] != "visitor.w1.v7=hi" {
+		t.Fatalf("v7 got %v", got)
+	}
+	b.Publish(context.Background(), "visitor.w1.v8", []byte("x")) // a marker: v7 must not get it
+	sinks[8].wait(t, 1)
+	if len(sinks[7].got) != 1 || len(other.got) != 0 || len(inbox.got) != 0 {
+		t.Fatalf("a message reached the wrong sinks: v7 %v, w2 %v, inbox %v", sinks[7].got, other.got, inbox.got)
+	}
+	for _, l := range leaves {
+		l()
+	}
+	leaveOther()
+	leaveInbox()
+	if n := h.Subjects(); n != 0 {
+		t.Fatalf("bus subscriptions = %d after everyone left", n)
 	}
 }
 
