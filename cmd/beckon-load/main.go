@@ -1,12 +1,20 @@
 // Command beckon-load drives a running Beckon server on loopback with a bounded load and reports
-// throughput and latency as JSON. Every scenario also runs a plain net/http baseline handler on
-// loopback in the same run, driven the same way, so the figures read as a ratio rather than as
-// numbers of a shared, noisy machine.
+// throughput, latency or memory as JSON. Every scenario also runs a baseline on loopback in the
+// same run, driven the same way, so the figures read as a ratio rather than as numbers of a
+// shared, noisy machine: a plain net/http handler for pageviews, a bare WebSocket server
+// (coder/websocket, speaking the frames of docs/REALTIME.md without storage) for the sockets.
 //
 //	beckon-load pageviews --target http://127.0.0.1:8080 --site SITE_ID --origin http://127.0.0.1:8081 \
 //	    --visitors 5000 --duration 10s --concurrency 32 [--keepalive=false]
+//	beckon-load setup -beckon /tmp/beckon -data /tmp/load -reps 100
+//	beckon-load chat   -data /tmp/load -start /tmp/beckon -visitors 1000 -reps 20 -rate 200
+//	beckon-load fanout -data /tmp/load -start /tmp/beckon -subscribers 100 -senders 10
+//	beckon-load idle   -data /tmp/load -start /tmp/beckon -sockets 10000
 //
-// With --demo DIR the target, site id and origin are read from DIR/demo.json.
+// With --demo DIR pageviews reads the target, site id and origin from DIR/demo.json. setup
+// prepares a data folder with the beckon binary's own operator commands (a workspace, reps with
+// passwords); the socket scenarios read it with -data and, with -start, run `beckon serve` over it
+// themselves. docs/PERFORMANCE.md has the commands and figures.
 //
 // Real visitors come from many addresses, and Beckon limits requests per client IP. Each virtual
 // visitor therefore names an address of its own from the benchmarking range 198.18.0.0/15 in
@@ -27,7 +35,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +43,9 @@ import (
 
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "beckon-load:", err)
 		os.Exit(2)
 	}
@@ -49,10 +59,38 @@ type options struct {
 	maxRequests           int
 }
 
+const usage = `usage: beckon-load <scenario> [flags]   (run 'beckon-load <scenario> -h')
+
+  pageviews        POST /m/v1/page from many visitors, against a bare net/http handler
+  setup            prepare a data folder for the socket scenarios (workspace, site, reps)
+  chat             visitors' messages to the reps who accepted them: latency at N sockets
+  fanout           one conversation followed by many sockets: deliveries a second
+  idle             N idle visitor sockets: server memory per socket
+  baseline-server  the bare WebSocket baseline alone (the socket scenarios start it themselves)`
+
 func run(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) == 0 || args[0] != "pageviews" {
-		return errors.New("usage: beckon-load pageviews [flags]  (run 'beckon-load pageviews -h')")
+	if len(args) == 0 {
+		return errors.New(usage)
 	}
+	switch args[0] {
+	case "pageviews":
+		return cmdPageviews(ctx, args[1:], out)
+	case "setup":
+		return cmdSetup(ctx, args[1:], out)
+	case "chat":
+		return cmdChat(ctx, args[1:], out)
+	case "fanout":
+		return cmdFanout(ctx, args[1:], out)
+	case "idle":
+		return cmdIdle(ctx, args[1:], out)
+	case "baseline-server":
+		return cmdBaselineServer(ctx, args[1:], out)
+	}
+	return errors.New(usage)
+}
+
+// cmdPageviews is the pageviews scenario.
+func cmdPageviews(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("beckon-load pageviews", flag.ContinueOnError)
 	var o options
 	demo := fs.String("demo", "", "a demo data folder: read target, site id and origin from its demo.json")
@@ -64,7 +102,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long each measured phase runs (at most 5m)")
 	fs.IntVar(&o.maxRequests, "max-requests", 1_000_000, "stop a phase after this many requests")
 	fs.BoolVar(&o.keepalive, "keepalive", true, "reuse connections")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *demo != "" {
@@ -125,13 +163,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(res)
-}
-
-func ratio(a, b float64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return float64(int(a/b*100+0.5)) / 100
 }
 
 // check refuses anything but loopback targets and bounded runs.
@@ -275,15 +306,9 @@ func phase(ctx context.Context, o options, do func(i int) error) result {
 	for _, l := range lat {
 		all = append(all, l...)
 	}
-	slices.Sort(all)
-	q := func(p float64) float64 {
-		if len(all) == 0 {
-			return 0
-		}
-		return float64(all[min(len(all)-1, int(p*float64(len(all))))].Microseconds()) / 1000
-	}
+	q := summarise(all)
 	r := result{Requests: len(all), Errors: int(errCount.Load()), RPS: float64(int(float64(len(all))/elapsed.Seconds()*10)) / 10,
-		P50ms: q(0.50), P99ms: q(0.99), P999ms: q(0.999)}
+		P50ms: q.P50ms, P99ms: q.P99ms, P999ms: q.P999ms}
 	if s, ok := firstErr.Load().(string); ok {
 		r.FirstErr = strings.TrimSpace(s)
 	}
