@@ -210,6 +210,7 @@ func (s *Service) channel(ctx context.Context, q db.Queryer, wsID, chID string) 
 // naming the field (kind, name, url, events), errs.Conflict when the workspace has MaxChannels
 // already, and errs.Unavailable when no secret key is configured.
 func (s *Service) CreateChannel(ctx context.Context, wsID string, in ChannelInput) (*Channel, string, error) {
+	defer s.channelsChanged(wsID)
 	if !slices.Contains(Kinds, in.Kind) {
 		return nil, "", errs.Field(errs.Invalid, "kind", "must be slack, teams or webhook")
 	}
@@ -265,6 +266,7 @@ func (s *Service) CreateChannel(ctx context.Context, wsID string, in ChannelInpu
 // on, clears its failing state. It returns errs.NotFound, errs.Invalid naming the field, and
 // errs.Unavailable when a new URL cannot be sealed.
 func (s *Service) UpdateChannel(ctx context.Context, wsID, chID string, p ChannelPatch) (*Channel, error) {
+	defer s.channelsChanged(wsID)
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		c, err := s.channel(ctx, tx, wsID, chID)
 		if err != nil {
@@ -315,6 +317,7 @@ func (s *Service) UpdateChannel(ctx context.Context, wsID, chID string, p Channe
 // DeleteChannel removes channel chID of workspace wsID and its delivery records; deliveries still
 // queued for it are dropped. It returns errs.NotFound.
 func (s *Service) DeleteChannel(ctx context.Context, wsID, chID string) error {
+	defer s.channelsChanged(wsID)
 	if !id.Valid("ch", chID) {
 		return errs.NotFoundf("no such channel")
 	}

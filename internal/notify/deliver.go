@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beckonhq/beckon/internal/db"
@@ -101,12 +102,67 @@ func (s *Service) enqueue(ctx context.Context, q db.Queryer, wsID string, c *Cha
 
 // subscribed returns the enabled channels of workspace wsID that want event, read through q.
 func (s *Service) subscribed(ctx context.Context, q db.Queryer, wsID string, want func(*Channel) bool) ([]*Channel, error) {
+	if has, err := s.hasChannels(ctx, wsID); err == nil && !has {
+		return nil, nil // the common case, on every chat message: no query in the caller's transaction
+	}
 	all, err := db.All(ctx, q, scanChannel, `SELECT `+channelCols+` FROM notify_channels WHERE workspace_id = $1 AND enabled = $2
 		ORDER BY created_at, id`, wsID, true)
 	if err != nil {
 		return nil, err
 	}
 	return slices.DeleteFunc(all, func(c *Channel) bool { return !want(c) }), nil
+}
+
+// AnyChannelsTTL is how long a replica trusts that a workspace has no enabled channel: on every
+// chat message the answer "none" costs no query. A channel saved on this replica counts at once;
+// one saved on another replica after at most this long.
+const AnyChannelsTTL = 2 * time.Second
+
+// anyChannels remembers, per workspace, whether it has an enabled channel.
+type anyChannels struct {
+	mu sync.Mutex
+	m  map[string]anyEntry
+}
+
+type anyEntry struct {
+	has bool
+	at  time.Time
+}
+
+// HasChannels reports whether workspace wsID has an enabled channel (as of AnyChannelsTTL ago at
+// most): callers skip the work of a delivery nobody would get. An error counts as "maybe".
+func (s *Service) HasChannels(ctx context.Context, wsID string) bool {
+	has, err := s.hasChannels(ctx, wsID)
+	return has || err != nil
+}
+
+// hasChannels reports whether workspace wsID has an enabled channel.
+func (s *Service) hasChannels(ctx context.Context, wsID string) (bool, error) {
+	now := time.Now()
+	s.any.mu.Lock()
+	e, ok := s.any.m[wsID]
+	s.any.mu.Unlock()
+	if ok && now.Sub(e.at) < AnyChannelsTTL {
+		return e.has, nil
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notify_channels WHERE workspace_id = $1 AND enabled = $2`, wsID, true).Scan(&n); err != nil {
+		return false, err
+	}
+	s.any.mu.Lock()
+	if s.any.m == nil || len(s.any.m) > 10000 {
+		s.any.m = map[string]anyEntry{}
+	}
+	s.any.m[wsID] = anyEntry{has: n > 0, at: now}
+	s.any.mu.Unlock()
+	return n > 0, nil
+}
+
+// channelsChanged forgets what hasChannels knew of workspace wsID.
+func (s *Service) channelsChanged(wsID string) {
+	s.any.mu.Lock()
+	delete(s.any.m, wsID)
+	s.any.mu.Unlock()
 }
 
 // link is the "Open in Beckon" link of a conversation, or "" (also when Options.ConversationURL

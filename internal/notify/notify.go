@@ -116,6 +116,7 @@ type Service struct {
 	opt  Options
 	log  *slog.Logger
 	http *httpClient
+	any  anyChannels
 }
 
 // NewService returns a Service and registers its delivery job kind (JobKind) with q, so it must be

@@ -20,10 +20,48 @@ import (
 
 // Sink receives the messages of the subjects it joined. Deliver must return at once (queue the
 // message, or mark the connection as too slow); it is called from the bus's delivery goroutine
-// of the route, in the order the bus delivers, and data is shared between sinks: read it, never
-// modify it.
+// of the route, in the order the bus delivers. The message is shared between sinks: read it,
+// never modify it.
 type Sink interface {
-	Deliver(subject string, data []byte)
+	Deliver(m *Msg)
+}
+
+// Msg is a bus message on its way to this replica's sinks. What sinks derive from it alike (the
+// decoded event, a frame every socket sends the same) is worked out once, by the first sink that
+// asks, through Memo.
+type Msg struct {
+	Subject string
+	Data    []byte
+
+	mu   sync.Mutex
+	memo map[string]*memoized
+}
+
+type memoized struct {
+	once sync.Once
+	v    any
+	err  error
+}
+
+// NewMsg returns a message (for tests and callers outside the hub).
+func NewMsg(subject string, data []byte) *Msg { return &Msg{Subject: subject, Data: data} }
+
+// Memo returns what f returns, calling it only for the first caller of key on this message; the
+// value is shared by every caller and must not be modified. f may itself call Memo with another
+// key.
+func (m *Msg) Memo(key string, f func() (any, error)) (any, error) {
+	m.mu.Lock()
+	e := m.memo[key]
+	if e == nil {
+		if m.memo == nil {
+			m.memo = make(map[string]*memoized, 2)
+		}
+		e = &memoized{}
+		m.memo[key] = e
+	}
+	m.mu.Unlock()
+	e.once.Do(func() { e.v, e.err = f() })
+	return e.v, e.err
 }
 
 // Hub multiplexes bus subscriptions among local sinks. It is safe for concurrent use.
@@ -115,11 +153,12 @@ func (h *Hub) dispatch(key string, r *route, m bus.Msg) {
 		pattern = r.sinks[key]
 	}
 	r.mu.RUnlock()
+	msg := &Msg{Subject: m.Subject, Data: m.Data}
 	for _, s := range exact {
-		s.Deliver(m.Subject, m.Data)
+		s.Deliver(msg)
 	}
 	for _, s := range pattern {
-		s.Deliver(m.Subject, m.Data)
+		s.Deliver(msg)
 	}
 	n := len(exact) + len(pattern)
 	h.delivered.Add(int64(n))

@@ -19,9 +19,9 @@ type sink struct {
 
 func newSink() *sink { return &sink{ch: make(chan struct{}, 100)} }
 
-func (s *sink) Deliver(subject string, data []byte) {
+func (s *sink) Deliver(m *realtime.Msg) {
 	s.mu.Lock()
-	s.got = append(s.got, subject+"="+string(data))
+	s.got = append(s.got, m.Subject+"="+string(m.Data))
 	s.mu.Unlock()
 	s.ch <- struct{}{}
 }
@@ -160,4 +160,22 @@ func TestHubConcurrentJoinLeave(t *testing.T) {
 
 type countSink struct{ n int64 }
 
-func (s *countSink) Deliver(string, []byte) {}
+func (s *countSink) Deliver(*realtime.Msg) {}
+
+func TestMsgMemo(t *testing.T) {
+	m := realtime.NewMsg("chat.w.c", []byte("x"))
+	calls := 0
+	for i := 0; i < 3; i++ {
+		v, err := m.Memo("k", func() (any, error) { calls++; return calls, nil })
+		if v != 1 || err != nil {
+			t.Fatalf("Memo = %v, %v", v, err)
+		}
+	}
+	nested, _ := m.Memo("nested", func() (any, error) { return m.Memo("k", nil) }) // a memo may use another
+	if nested != 1 {
+		t.Fatalf("nested = %v", nested)
+	}
+	if v, _ := m.Memo("other", func() (any, error) { return "o", nil }); v != "o" || calls != 1 {
+		t.Fatalf("other key: %v, calls %d", v, calls)
+	}
+}

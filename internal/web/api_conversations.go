@@ -63,6 +63,18 @@ func (s *Server) fieldMap(ctx context.Context, wsID, visitorID string) (map[stri
 	return m, nil
 }
 
+// summaryCached is summaries for one visitor, remembered for a while: every message of a
+// conversation alerts its reps with the visitor's name, which seldom changes.
+func (s *Server) summaryCached(ctx context.Context, wsID, visitorID string) visitorSummary {
+	key := wsID + "|" + visitorID
+	if v, ok := s.sumCache.get(key); ok {
+		return v
+	}
+	sum := s.summaries(ctx, wsID, []string{visitorID})[visitorID]
+	s.sumCache.put(key, sum)
+	return sum
+}
+
 func joinName(first, last string) string {
 	switch {
 	case first == "":
@@ -405,7 +417,7 @@ func (s *Server) alertAfter(ctx context.Context, ws *workspace.Workspace, ip, vi
 			return
 		}
 	}
-	name := s.summaries(ctx, ws.ID, []string{visitorID})[visitorID]
+	name := s.summaryCached(ctx, ws.ID, visitorID)
 	who := name.Name
 	if who == "" {
 		who = "A visitor"
@@ -508,6 +520,9 @@ func (s *Server) alert(ctx context.Context, wsID string, a notify.Alert) {
 	}
 	if err := s.deps.Notify.Alert(ctx, wsID, a); err != nil {
 		s.log.WarnContext(ctx, "sending an alert failed", "err", err.Error(), "stream", a.Stream)
+	}
+	if !s.deps.Notify.HasChannels(ctx, wsID) {
+		return
 	}
 	if ok, _ := s.chanAlerts.allow(wsID); !ok {
 		s.log.WarnContext(ctx, "too many alerts for the team channels: this one goes only to the console", "workspace_id", wsID, "stream", a.Stream)

@@ -92,3 +92,40 @@ func (r *recent) first(key string) bool {
 	r.seen[key] = now
 	return true
 }
+
+// ttlCache keeps values for a while, in the process; at most max entries (then it starts over).
+type ttlCache[V any] struct {
+	mu  sync.Mutex
+	ttl time.Duration
+	max int
+	m   map[string]ttlEntry[V]
+}
+
+type ttlEntry[V any] struct {
+	v  V
+	at time.Time
+}
+
+func newTTLCache[V any](ttl time.Duration, max int) *ttlCache[V] {
+	return &ttlCache[V]{ttl: ttl, max: max, m: map[string]ttlEntry[V]{}}
+}
+
+func (c *ttlCache[V]) get(key string) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok || time.Since(e.at) > c.ttl {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+func (c *ttlCache[V]) put(key string, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		c.m = map[string]ttlEntry[V]{}
+	}
+	c.m[key] = ttlEntry[V]{v: v, at: time.Now()}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/beckonhq/beckon/internal/chat"
 	"github.com/beckonhq/beckon/internal/errs"
+	"github.com/beckonhq/beckon/internal/realtime"
 )
 
 // The visitor and rep sockets (docs/REALTIME.md). A socket has two sides:
@@ -84,12 +85,11 @@ type errorFrame struct {
 
 // item is one thing queued for the writer.
 type item struct {
-	frame   []byte        // a frame ready to write
-	subject string        // or a bus message to turn into frames
-	data    []byte        //
-	fn      func() []byte // or work to run in the writer's order (following a conversation); may return a frame
-	close   websocket.StatusCode
-	reason  string
+	frame  []byte        // a frame ready to write
+	msg    *realtime.Msg // or a bus message to turn into frames
+	fn     func() []byte // or work to run in the writer's order (following a conversation); may return a frame
+	close  websocket.StatusCode
+	reason string
 }
 
 // follow is what a socket has delivered of one conversation.
@@ -104,10 +104,11 @@ type sock struct {
 	wsID   string
 	kind   string // "visitor" or "rep"
 	// handle turns a bus message into frames; it runs in the writer.
-	handle func(subject string, data []byte)
+	handle func(m *realtime.Msg)
 	// tick, when set, runs in the writer at every ping (the rep socket checks its session).
 	tick  func()
 	ipKey string // the client address the per-address socket cap counts it under
+	n     uint64 // the socket's sequence number on this server (its ping slice)
 
 	mu      sync.Mutex
 	queue   []item
@@ -133,8 +134,8 @@ func newSock(s *Server, c *websocket.Conn, kind, wsID string) *sock {
 
 // Deliver queues a bus message (realtime.Sink). It never blocks: a socket that lets
 // socketQueueLimit items pile up is closed as a slow consumer, and resumes after reconnecting.
-func (k *sock) Deliver(subject string, data []byte) {
-	k.push(item{subject: subject, data: data})
+func (k *sock) Deliver(m *realtime.Msg) {
+	k.push(item{msg: m})
 }
 
 // send queues a frame.
@@ -216,7 +217,7 @@ func (k *sock) write() {
 				k.writeFrame(b)
 			}
 		default:
-			k.handle(it.subject, it.data)
+			k.handle(it.msg)
 		}
 	}
 }
@@ -415,15 +416,18 @@ func (k *sock) unsubscribe(conv string) {
 	k.push(item{fn: func() []byte { delete(k.follows, conv); return nil }})
 }
 
-// deliverMsg sends a conversation's message numbered seq (m, when the event carried it) unless
-// the client has it; a gap before it is filled from the database first. Writer only.
-func (k *sock) deliverMsg(conv string, seq int64, m *chat.Message) {
+// deliverMsg sends a conversation's message numbered seq (m, when the event carried it; its frame,
+// encoded once for every socket, in bus) unless the client has it; a gap before it is filled from
+// the database first. Writer only.
+func (k *sock) deliverMsg(bus *realtime.Msg, conv string, seq int64, m *chat.Message) {
 	f := k.follows[conv]
 	if f == nil || seq <= f.last {
 		return
 	}
 	if seq == f.last+1 && m != nil {
-		k.emit(messageFrame(m))
+		if b, err := bus.Memo("msg-frame", func() (any, error) { return json.Marshal(messageFrame(m)) }); err == nil {
+			k.writeFrame(b.([]byte))
+		}
 		f.last = seq
 		k.s.metrics.messagesDelivered.Inc()
 		return
@@ -485,6 +489,19 @@ func (k *sock) checkFollows() {
 	}
 }
 
+// chatEvent decodes a chat event, once for all the sockets that receive it.
+func chatEvent(m *realtime.Msg) (*chat.Event, bool) {
+	v, err := m.Memo("chat", func() (any, error) {
+		var ev chat.Event
+		err := json.Unmarshal(m.Data, &ev)
+		return &ev, err
+	})
+	if err != nil {
+		return nil, false
+	}
+	return v.(*chat.Event), true
+}
+
 // tokenBucket is a token bucket for one connection; only its reader uses it.
 type tokenBucket struct {
 	tokens float64
@@ -525,6 +542,7 @@ type pinger struct {
 	perIP    map[string]int
 	perVisit map[string]int
 	closing  bool
+	seq      uint64
 	handlers sync.WaitGroup
 }
 
@@ -549,6 +567,8 @@ func (p *pinger) reserve(ip string) error {
 
 func (p *pinger) add(k *sock) {
 	p.mu.Lock()
+	p.seq++
+	k.n = p.seq
 	p.socks[k] = struct{}{}
 	p.mu.Unlock()
 }
@@ -583,28 +603,40 @@ func (p *pinger) remove(k *sock, ip string) {
 	p.handlers.Done()
 }
 
-// run pings every socket each socketPingEvery until ctx ends. Pings go out in the sockets' own
-// writers, so a ping never overtakes a queued frame and never races with a write.
+// pingSlices is how many parts the sockets are pinged in, one part a slice of socketPingEvery:
+// 10,000 sockets pinged (and their follows checked) at once would stall every socket's delivery
+// for a second; spread out, each second sees a 25th of the work.
+const pingSlices = 25
+
+// run pings every socket once each socketPingEvery, a pingSlices-th of them at a time, until ctx
+// ends. Pings go out in the sockets' own writers, so a ping never overtakes a queued frame and
+// never races with a write.
 func (p *pinger) run(ctx context.Context) {
-	t := time.NewTicker(socketPingEvery)
+	t := time.NewTicker(socketPingEvery / pingSlices)
 	defer t.Stop()
-	for {
+	for slice := 0; ; slice = (slice + 1) % pingSlices {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		p.tickAll()
+		p.tick(slice, pingSlices)
 	}
 }
 
-// tickAll pings every socket, checks what its followed conversations may have missed, and runs
-// its tick (the rep socket's session check), each in the socket's writer.
-func (p *pinger) tickAll() {
+// tickAll ticks every socket at once (tests).
+func (p *pinger) tickAll() { p.tick(0, 1) }
+
+// tick pings the sockets of slice (of slices, by their sequence number), checks what their
+// followed conversations may have missed, and runs their tick (the rep socket's session check),
+// each in the socket's writer.
+func (p *pinger) tick(slice, slices int) {
 	p.mu.Lock()
-	all := make([]*sock, 0, len(p.socks))
+	all := make([]*sock, 0, len(p.socks)/slices+1)
 	for k := range p.socks {
-		all = append(all, k)
+		if int(k.n%uint64(slices)) == slice {
+			all = append(all, k)
+		}
 	}
 	p.mu.Unlock()
 	for _, k := range all {

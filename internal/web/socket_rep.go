@@ -18,6 +18,7 @@ import (
 	"github.com/beckonhq/beckon/internal/liveview"
 	"github.com/beckonhq/beckon/internal/notify"
 	"github.com/beckonhq/beckon/internal/presence"
+	"github.com/beckonhq/beckon/internal/realtime"
 )
 
 // repReady is the first frame of a rep socket.
@@ -269,17 +270,18 @@ func (v *repSock) touch() {
 }
 
 // handle turns a bus message into the rep's frames. Writer only.
-func (v *repSock) handle(subject string, data []byte) {
+func (v *repSock) handle(m *realtime.Msg) {
+	subject, data := m.Subject, m.Data
 	switch {
 	case strings.HasPrefix(subject, "chat."):
-		var ev chat.Event
-		if json.Unmarshal(data, &ev) != nil {
+		ev, ok := chatEvent(m)
+		if !ok {
 			return
 		}
 		switch ev.T {
 		case "msg":
 			if ev.Msg != nil {
-				v.deliverMsg(ev.Conv, ev.Seq, ev.Msg)
+				v.deliverMsg(m, ev.Conv, ev.Seq, ev.Msg)
 			}
 		case "typing":
 			if ev.AuthorID != v.user.Load().ID {
@@ -289,15 +291,26 @@ func (v *repSock) handle(subject string, data []byte) {
 			v.emit(readFrame{T: "read", Conv: ev.Conv, Author: ev.Author, Seq: ev.Seq})
 		}
 	case strings.HasPrefix(subject, "inbox."):
-		var ev chat.Event
-		if json.Unmarshal(data, &ev) == nil && ev.State != nil {
-			v.emit(convFrame{T: "conv", Conv: ev.State})
+		b, err := m.Memo("conv-frame", func() (any, error) { // the same frame for every rep
+			ev, ok := chatEvent(m)
+			if !ok || ev.State == nil {
+				return nil, errs.E(errs.Malformed, "not a conversation event")
+			}
+			return json.Marshal(convFrame{T: "conv", Conv: ev.State})
+		})
+		if err == nil {
+			v.writeFrame(b.([]byte))
 		}
 	case strings.HasPrefix(subject, "alert."):
-		var a notify.Alert
-		if json.Unmarshal(data, &a) != nil {
+		av, err := m.Memo("alert", func() (any, error) {
+			var a notify.Alert
+			err := json.Unmarshal(data, &a)
+			return &a, err
+		})
+		if err != nil {
 			return
 		}
+		a := av.(*notify.Alert)
 		if len(a.To) > 0 && !slices.Contains(a.To, v.user.Load().ID) {
 			return
 		}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/beckonhq/beckon/internal/chat"
 	"github.com/beckonhq/beckon/internal/errs"
+	"github.com/beckonhq/beckon/internal/realtime"
 	"github.com/beckonhq/beckon/internal/visitor"
 )
 
@@ -292,15 +292,15 @@ func (v *visitorSock) frame(f inFrame) {
 }
 
 // handle turns a bus message into the visitor's frames. Writer only.
-func (v *visitorSock) handle(subject string, data []byte) {
-	var ev chat.Event
-	if err := json.Unmarshal(data, &ev); err != nil {
+func (v *visitorSock) handle(m *realtime.Msg) {
+	ev, ok := chatEvent(m)
+	if !ok {
 		return
 	}
 	switch ev.T {
 	case "msg":
 		if ev.Msg != nil {
-			v.deliverMsg(ev.Conv, ev.Seq, ev.Msg)
+			v.deliverMsg(m, ev.Conv, ev.Seq, ev.Msg)
 		}
 	case "conv":
 		if ev.State != nil && ev.State.VisitorID == v.visitorID() {
