@@ -502,6 +502,18 @@ func chatEvent(m *realtime.Msg) (*chat.Event, bool) {
 	return v.(*chat.Event), true
 }
 
+// shallow runs f on a goroutine of its own and waits for it. The reader's goroutine lives as
+// long as the socket, mostly blocked in Read; work that runs deep (database calls) would grow its
+// stack for good, and an idle socket would keep paying for it.
+func shallow(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
+}
+
 // tokenBucket is a token bucket for one connection; only its reader uses it.
 type tokenBucket struct {
 	tokens float64

@@ -84,50 +84,70 @@ func (s *Server) repSocket(w http.ResponseWriter, r *http.Request) error {
 	}
 	ws := p.WorkspaceID()
 	k := newSock(s, c, "rep", ws)
+	k.ipKey = ip
 	rs := &repSock{sock: k, session: ck.Value}
 	rs.user.Store(u)
 	k.handle, k.tick = rs.handle, rs.recheck
 	s.sockets.add(k)
 	s.metrics.sockets.WithLabelValues("rep").Inc()
+	go rs.serve() // the request's goroutine returns; a fresh one reads (see serveVisitor)
+	return nil
+}
+
+// serve reads a rep socket until it closes.
+func (v *repSock) serve() {
+	s, k, c := v.s, v.sock, v.c
 	defer func() {
-		s.sockets.remove(k, ip)
+		s.sockets.remove(k, k.ipKey)
 		s.metrics.sockets.WithLabelValues("rep").Dec()
-		if rs.stopLive != nil {
-			rs.stopLive()
+		if v.stopLive != nil {
+			v.stopLive()
 		}
 		k.leaveAll()
 		c.CloseNow()
 	}()
-	release, err := s.deps.Presence.Connect(k.ctx, ws, u.ID)
-	if err != nil {
+	var release func()
+	var ready bool
+	shallow(func() { release, ready = v.setup(v.user.Load()) })
+	if release != nil {
+		defer release()
+	}
+	if !ready {
 		c.Close(websocket.StatusTryAgainLater, "try again")
-		return nil
+		return
 	}
-	defer release()
-	for _, subj := range []string{"inbox." + ws, "alert." + ws, "presence." + ws, usersSubject(ws), notify.PrefsSubject(ws)} {
-		if err := k.join(subj); err != nil {
-			c.Close(websocket.StatusTryAgainLater, "try again")
-			return nil
-		}
-	}
-	prefs, err := rs.loadPrefs()
-	if err != nil {
-		c.Close(websocket.StatusTryAgainLater, "try again")
-		return nil
-	}
-	st, err := s.deps.Presence.Get(k.ctx, ws, u.ID)
-	if err != nil {
-		c.Close(websocket.StatusTryAgainLater, "try again")
-		return nil
-	}
-	k.send(repReady{T: "ready", UserID: u.ID, Prefs: prefs, Presence: st})
 	for {
 		f, ok := k.read(k.ctx)
 		if !ok {
-			return nil
+			return
 		}
-		rs.frame(f)
+		shallow(func() { v.frame(f) })
 	}
+}
+
+// setup connects the rep's presence, follows the workspace's subjects and sends the ready frame.
+// It returns presence's release (when it connected) and whether all went well.
+func (v *repSock) setup(u *identity.User) (release func(), ok bool) {
+	s, ws := v.s, v.wsID
+	release, err := s.deps.Presence.Connect(v.ctx, ws, u.ID)
+	if err != nil {
+		return nil, false
+	}
+	for _, subj := range []string{"inbox." + ws, "alert." + ws, "presence." + ws, usersSubject(ws), notify.PrefsSubject(ws)} {
+		if err := v.join(subj); err != nil {
+			return release, false
+		}
+	}
+	prefs, err := v.loadPrefs()
+	if err != nil {
+		return release, false
+	}
+	st, err := s.deps.Presence.Get(v.ctx, ws, u.ID)
+	if err != nil {
+		return release, false
+	}
+	v.send(repReady{T: "ready", UserID: u.ID, Prefs: prefs, Presence: st})
+	return release, true
 }
 
 // repSock is a rep's console socket.

@@ -12,6 +12,7 @@ import (
 	"github.com/beckonhq/beckon/internal/errs"
 	"github.com/beckonhq/beckon/internal/realtime"
 	"github.com/beckonhq/beckon/internal/visitor"
+	"github.com/beckonhq/beckon/internal/workspace"
 )
 
 // visitorReady is the first frame of a visitor socket.
@@ -114,60 +115,80 @@ func (s *Server) mSocket(w http.ResponseWriter, r *http.Request) error {
 	k.ipKey = ip
 	s.sockets.add(k)
 	s.metrics.sockets.WithLabelValues("visitor").Inc()
+	// The connection is the socket's now: the request's goroutine returns (its deep stack and
+	// the request go with it) and a fresh goroutine reads.
+	go s.serveVisitor(k, ws)
+	return nil
+}
+
+// serveVisitor reads a visitor socket until it closes: the auth frame, then the visitor's frames.
+func (s *Server) serveVisitor(k *sock, ws *workspace.Workspace) {
+	c := k.c
 	defer func() {
-		s.sockets.remove(k, ip)
+		s.sockets.remove(k, k.ipKey)
 		s.metrics.sockets.WithLabelValues("visitor").Dec()
 		k.leaveAll()
 		c.CloseNow()
 	}()
-
 	actx, cancel := context.WithTimeout(k.ctx, socketAuthTimeout)
 	f, ok := k.read(actx)
 	cancel()
 	if !ok || f.T != "auth" {
 		c.Close(closeUnauthenticated, "send {\"t\":\"auth\",\"token\":…} first")
-		return nil
+		return
 	}
-	if visitor.Site(f.Token) != ws.SiteID {
-		c.Close(closeForbidden, "the token is another site's")
-		return nil
+	var vs *visitorSock
+	var code websocket.StatusCode
+	var reason string
+	shallow(func() { vs, code, reason = s.visitorAuth(k, ws, f.Token) })
+	if vs == nil {
+		c.Close(code, reason)
+		return
 	}
-	vid, err := s.tokens.Verify(ws.SiteID, f.Token, s.clock.Now(), time.Duration(ws.Settings.CookieDays)*24*time.Hour)
-	if err != nil {
-		c.Close(closeUnauthenticated, "the visitor token is not valid; say hello again")
-		return nil
-	}
-	v, err := s.visitors.Get(k.ctx, ws.ID, vid)
-	if err != nil {
-		c.Close(closeUnauthenticated, "the visitor token is not valid; say hello again")
-		return nil
-	}
-	if !s.sockets.addVisitor(v.ID) {
-		c.Close(closeFlood, "too many connections for this visitor")
-		return nil
-	}
-	defer s.sockets.removeVisitor(v.ID)
-	vs := &visitorSock{sock: k, vid: v.ID, siteID: ws.SiteID}
-	k.handle = vs.handle
-	if err := k.join("visitor." + ws.ID + "." + v.ID); err != nil {
-		c.Close(websocket.StatusTryAgainLater, "try again")
-		return nil
-	}
-	ready := visitorReady{T: "ready", VisitorID: v.ID}
-	if conv, err := s.chat.OpenConversation(k.ctx, ws.ID, v.ID); err != nil {
-		c.Close(websocket.StatusTryAgainLater, "try again")
-		return nil
-	} else if conv != nil {
-		ready.Conversation = &conversationRef{ID: conv.ID, LastSeq: conv.LastSeq}
-	}
-	k.send(ready)
+	defer s.sockets.removeVisitor(vs.vid)
 	for {
 		f, ok := k.read(k.ctx)
 		if !ok {
-			return nil
+			return
 		}
-		vs.frame(f)
+		shallow(func() { vs.frame(f) })
 	}
+}
+
+// visitorAuth checks a visitor socket's token and sets the socket up: the visitor's subject, the
+// ready frame. On refusal it returns nil and the close code and reason.
+func (s *Server) visitorAuth(k *sock, ws *workspace.Workspace, token string) (*visitorSock, websocket.StatusCode, string) {
+	if visitor.Site(token) != ws.SiteID {
+		return nil, closeForbidden, "the token is another site's"
+	}
+	vid, err := s.tokens.Verify(ws.SiteID, token, s.clock.Now(), time.Duration(ws.Settings.CookieDays)*24*time.Hour)
+	if err != nil {
+		return nil, closeUnauthenticated, "the visitor token is not valid; say hello again"
+	}
+	v, err := s.visitors.Get(k.ctx, ws.ID, vid)
+	if err != nil {
+		return nil, closeUnauthenticated, "the visitor token is not valid; say hello again"
+	}
+	if !s.sockets.addVisitor(v.ID) {
+		return nil, closeFlood, "too many connections for this visitor"
+	}
+	vs := &visitorSock{sock: k, vid: v.ID, siteID: ws.SiteID}
+	k.handle = vs.handle
+	if err := k.join("visitor." + ws.ID + "." + v.ID); err != nil {
+		s.sockets.removeVisitor(v.ID)
+		return nil, websocket.StatusTryAgainLater, "try again"
+	}
+	ready := visitorReady{T: "ready", VisitorID: v.ID}
+	conv, err := s.chat.OpenConversation(k.ctx, ws.ID, v.ID)
+	if err != nil {
+		s.sockets.removeVisitor(v.ID)
+		return nil, websocket.StatusTryAgainLater, "try again"
+	}
+	if conv != nil {
+		ready.Conversation = &conversationRef{ID: conv.ID, LastSeq: conv.LastSeq}
+	}
+	k.send(ready)
+	return vs, 0, ""
 }
 
 // visitorSock is a visitor's socket.
