@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -33,9 +34,10 @@ import (
 // shape any hub has that must neither let one slow reader stall the others nor spend a goroutine
 // on an idle socket.
 type baselineServer struct {
-	mu     sync.Mutex
-	rooms  map[string]*room
-	nextID atomic.Int64
+	mu       sync.Mutex
+	rooms    map[string]*room
+	nextID   atomic.Int64
+	watchers map[*baseConn]struct{} // sockets that asked for Live View
 }
 
 // room is one conversation: its sequence, its followers and its last messages (so that a sub
@@ -65,7 +67,9 @@ type baseConn struct {
 // as on Beckon.
 const baselineQueue = 4096
 
-func newBaselineServer() *baselineServer { return &baselineServer{rooms: map[string]*room{}} }
+func newBaselineServer() *baselineServer {
+	return &baselineServer{rooms: map[string]*room{}, watchers: map[*baseConn]struct{}{}}
+}
 
 // handler serves the baseline's routes: the two sockets, hello, accept and readiness.
 func (b *baselineServer) handler() http.Handler {
@@ -81,6 +85,27 @@ func (b *baselineServer) handler() http.Handler {
 		n := b.nextID.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"visitor_id":"v_%d","visitor_token":"bl_%d"}`, n, n)
+	})
+	// A page view is relayed at once, as one Live View row, to every socket watching: no storage,
+	// no coalescing (the liveview scenario's baseline).
+	mux.HandleFunc("POST /m/v1/page", func(w http.ResponseWriter, r *http.Request) {
+		var p struct{ URL, Title string }
+		if err := json.NewDecoder(io.LimitReader(r.Body, 16<<10)).Decode(&p); err != nil {
+			http.Error(w, "bad json", http.StatusBadRequest)
+			return
+		}
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		row, _ := json.Marshal(map[string]any{"t": "live", "op": "upsert", "visitors": []map[string]string{{"id": tok, "page_url": p.URL, "page_title": p.Title}}})
+		b.mu.Lock()
+		ws := make([]*baseConn, 0, len(b.watchers))
+		for c := range b.watchers {
+			ws = append(ws, c)
+		}
+		b.mu.Unlock()
+		for _, c := range ws {
+			c.send(row)
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /api/v1/conversations/{id}/accept", func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, io.LimitReader(r.Body, 16<<10))
@@ -142,7 +167,12 @@ func (b *baselineServer) serveSocket(w http.ResponseWriter, r *http.Request, aut
 			b.mu.Unlock()
 		case "send":
 			b.publish(bc, f)
-		case "typing", "read", "active", "live":
+		case "live":
+			b.mu.Lock()
+			b.watchers[bc] = struct{}{}
+			b.mu.Unlock()
+			bc.send([]byte(`{"t":"live","op":"snapshot","visitors":[]}`))
+		case "typing", "read", "active":
 		default:
 			bc.send([]byte(`{"t":"error","code":"malformed","message":"unknown frame type"}`))
 		}
@@ -217,6 +247,7 @@ func (b *baselineServer) leave(bc *baseConn) {
 	for _, rm := range b.rooms {
 		delete(rm.followers, bc)
 	}
+	delete(b.watchers, bc)
 	b.mu.Unlock()
 }
 

@@ -66,6 +66,7 @@ const usage = `usage: beckon-load <scenario> [flags]   (run 'beckon-load <scenar
   chat             visitors' messages to the reps who accepted them: latency at N sockets
   fanout           one conversation followed by many sockets: deliveries a second
   idle             N idle visitor sockets: server memory per socket
+  liveview         N visitors browsing while reps watch Live View: page change to row latency
   baseline-server  the bare WebSocket baseline alone (the socket scenarios start it themselves)`
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return cmdFanout(ctx, args[1:], out)
 	case "idle":
 		return cmdIdle(ctx, args[1:], out)
+	case "liveview":
+		return cmdLiveView(ctx, args[1:], out)
 	case "baseline-server":
 		return cmdBaselineServer(ctx, args[1:], out)
 	}

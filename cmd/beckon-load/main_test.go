@@ -525,3 +525,12 @@ esac
 		t.Error("setup accepted a different URL over an existing data folder")
 	}
 }
+
+func TestLiveStamp(t *testing.T) {
+	for title, want := range map[string]int64{"t=1700000000000000000 v=42": 1700000000000000000, "t=5": 5, "Pricing": 0, "t=x v=1": 0, "t=-3": 0} {
+		got, ok := liveStamp(title)
+		if got != want || ok != (want != 0) {
+			t.Errorf("liveStamp(%q) = %d, %v", title, got, ok)
+		}
+	}
+}

@@ -63,6 +63,15 @@ type frame struct {
 		LastSeq int64  `json:"last_seq"`
 	} `json:"conversation"`
 	ConvID string `json:"-"`
+	// Live View frames.
+	Op       string    `json:"op"`
+	Visitors []liveRow `json:"visitors"`
+}
+
+// liveRow is what the liveview scenario reads of a Live View row.
+type liveRow struct {
+	ID        string `json:"id"`
+	PageTitle string `json:"page_title"`
 }
 
 // parseFrame decodes one server frame. It returns an error for anything but a JSON object with a
