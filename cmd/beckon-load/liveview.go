@@ -92,6 +92,15 @@ func runLiveView(ctx context.Context, t *target, o liveOpts) (res liveResult, er
 		return res, err
 	}
 	res.Visitors, res.Watchers = o.visitors, o.watchers
+	// The rows of this run's visitors (Beckon's rows carry the visitor id, inside the token; the
+	// baseline's the token): visitors of earlier runs still on the site do not count.
+	mine := make(map[string]bool, len(tokens))
+	for _, tok := range tokens {
+		mine[tok] = true
+		if parts := strings.Split(tok, "."); len(parts) == 5 {
+			mine[parts[2]] = true
+		}
+	}
 	rec := newRecorder(o.watchers * int(o.rate*o.duration.Seconds()*1.2+100))
 	var mu sync.Mutex
 	seen := map[string]bool{} // watcher|title
@@ -100,6 +109,7 @@ func runLiveView(ctx context.Context, t *target, o liveOpts) (res liveResult, er
 	measuring := false
 	snapshotDone := make(chan struct{})
 	var snapOnce sync.Once
+	var askedAt time.Time
 	socks := make([]*sock, o.watchers)
 	defer func() { closeAll(socks) }()
 	for j := 0; j < o.watchers; j++ {
@@ -121,7 +131,9 @@ func runLiveView(ctx context.Context, t *target, o liveOpts) (res liveResult, er
 				rowsIn += int64(len(f.Visitors))
 			}
 			for _, r := range f.Visitors {
-				if f.Op != "remove" {
+				if f.Op == "remove" {
+					delete(rows[j], r.ID)
+				} else if mine[r.ID] {
 					rows[j][r.ID] = true
 				}
 				ns, ok := liveStamp(r.PageTitle)
@@ -138,11 +150,13 @@ func runLiveView(ctx context.Context, t *target, o liveOpts) (res liveResult, er
 				snapOnce.Do(func() { close(snapshotDone) })
 			}
 		})
+		if j == 0 {
+			askedAt = time.Now() // the snapshot timed is watcher 0's
+		}
 		if err := s.send(sctx, map[string]any{"t": "live", "on": true}); err != nil {
 			return res, err
 		}
 	}
-	askedAt := time.Now()
 	if t.Name == "baseline" {
 		snapOnce.Do(func() { close(snapshotDone) }) // the baseline keeps no list of visitors
 	}
@@ -179,15 +193,17 @@ func runLiveView(ctx context.Context, t *target, o liveOpts) (res liveResult, er
 			defer wg.Done()
 			for k := range jobs {
 				i := k % o.visitors
-				now := time.Now()
-				title := fmt.Sprintf("t=%d v=%d", now.UnixNano(), i)
+				// Timed from when the change was due, not when a worker got to it: a server that
+				// falls behind shows as latency, not as a lower rate.
+				due := start.Add(time.Duration(float64(k) / o.rate * float64(time.Second)))
+				title := fmt.Sprintf("t=%d v=%d", due.UnixNano(), i)
 				if err := t.page(ctx, i, tokens[i], fmt.Sprintf("%s/docs/%d", t.Origin, k), title); err != nil {
 					fmu.Lock()
 					failed++
 					fmu.Unlock()
 					continue
 				}
-				posts.add(now, time.Since(now))
+				posts.add(due, time.Since(due))
 			}
 		}()
 	}
@@ -195,6 +211,9 @@ func runLiveView(ctx context.Context, t *target, o liveOpts) (res liveResult, er
 	close(jobs)
 	wg.Wait()
 	elapsed := time.Since(start)
+	mu.Lock()
+	fr, rw := frames, rowsIn // the rate of the measured phase, not of the wait below
+	mu.Unlock()
 	// Rows of the last changes may still be on their way (Beckon coalesces for up to 250 ms).
 	waitFor(ctx, 3*time.Second, func() bool {
 		mu.Lock()
@@ -204,7 +223,6 @@ func runLiveView(ctx context.Context, t *target, o liveOpts) (res liveResult, er
 	mu.Lock()
 	measuring = false
 	res.Seen = len(seen)
-	fr, rw := frames, rowsIn
 	mu.Unlock()
 	if cpu1, ok := t.cpu(); ok && cpuOK {
 		res.ServerCPUMs = (cpu1 - cpu0).Milliseconds()

@@ -102,14 +102,18 @@ func (s *Service) enqueue(ctx context.Context, q db.Queryer, wsID string, c *Cha
 
 // subscribed returns the enabled channels of workspace wsID that want event, read through q.
 func (s *Service) subscribed(ctx context.Context, q db.Queryer, wsID string, want func(*Channel) bool) ([]*Channel, error) {
-	if has, err := s.hasChannels(ctx, wsID); err == nil && !has {
+	if has, ok := s.knownChannels(wsID); ok && !has {
 		return nil, nil // the common case, on every chat message: no query in the caller's transaction
 	}
+	gen := s.channelsGen(wsID)
+	// Through q, never s.db: the caller may hold a transaction (and with it a connection of the
+	// pool, or SQLite's write lock); a second connection could wait for ever.
 	all, err := db.All(ctx, q, scanChannel, `SELECT `+channelCols+` FROM notify_channels WHERE workspace_id = $1 AND enabled = $2
 		ORDER BY created_at, id`, wsID, true)
 	if err != nil {
 		return nil, err
 	}
+	s.rememberChannels(wsID, gen, len(all) > 0)
 	return slices.DeleteFunc(all, func(c *Channel) bool { return !want(c) }), nil
 }
 
@@ -120,8 +124,9 @@ const AnyChannelsTTL = 2 * time.Second
 
 // anyChannels remembers, per workspace, whether it has an enabled channel.
 type anyChannels struct {
-	mu sync.Mutex
-	m  map[string]anyEntry
+	mu  sync.Mutex
+	m   map[string]anyEntry
+	gen map[string]uint64 // bumped by every change of a workspace's channels on this replica
 }
 
 type anyEntry struct {
@@ -136,32 +141,59 @@ func (s *Service) HasChannels(ctx context.Context, wsID string) bool {
 	return has || err != nil
 }
 
-// hasChannels reports whether workspace wsID has an enabled channel.
-func (s *Service) hasChannels(ctx context.Context, wsID string) (bool, error) {
-	now := time.Now()
+// knownChannels returns what the replica remembers of whether workspace wsID has an enabled
+// channel, and whether it remembers anything fresh.
+func (s *Service) knownChannels(wsID string) (has, ok bool) {
 	s.any.mu.Lock()
+	defer s.any.mu.Unlock()
 	e, ok := s.any.m[wsID]
-	s.any.mu.Unlock()
-	if ok && now.Sub(e.at) < AnyChannelsTTL {
-		return e.has, nil
+	return e.has, ok && time.Since(e.at) < AnyChannelsTTL
+}
+
+// channelsGen returns the generation of workspace wsID's channels on this replica.
+func (s *Service) channelsGen(wsID string) uint64 {
+	s.any.mu.Lock()
+	defer s.any.mu.Unlock()
+	return s.any.gen[wsID]
+}
+
+// rememberChannels records what a query that began at generation gen found, unless the channels
+// changed since (then the answer may be stale, and the next call asks again).
+func (s *Service) rememberChannels(wsID string, gen uint64, has bool) {
+	s.any.mu.Lock()
+	defer s.any.mu.Unlock()
+	if s.any.gen[wsID] != gen {
+		return
 	}
+	if s.any.m == nil || len(s.any.m) > 10000 {
+		s.any.m = map[string]anyEntry{}
+	}
+	s.any.m[wsID] = anyEntry{has: has, at: time.Now()}
+}
+
+// hasChannels reports whether workspace wsID has an enabled channel, asking the database (not in
+// any transaction) when the replica does not know.
+func (s *Service) hasChannels(ctx context.Context, wsID string) (bool, error) {
+	if has, ok := s.knownChannels(wsID); ok {
+		return has, nil
+	}
+	gen := s.channelsGen(wsID)
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notify_channels WHERE workspace_id = $1 AND enabled = $2`, wsID, true).Scan(&n); err != nil {
 		return false, err
 	}
-	s.any.mu.Lock()
-	if s.any.m == nil || len(s.any.m) > 10000 {
-		s.any.m = map[string]anyEntry{}
-	}
-	s.any.m[wsID] = anyEntry{has: n > 0, at: now}
-	s.any.mu.Unlock()
+	s.rememberChannels(wsID, gen, n > 0)
 	return n > 0, nil
 }
 
-// channelsChanged forgets what hasChannels knew of workspace wsID.
+// channelsChanged forgets what the replica knew of workspace wsID's channels.
 func (s *Service) channelsChanged(wsID string) {
 	s.any.mu.Lock()
 	delete(s.any.m, wsID)
+	if s.any.gen == nil {
+		s.any.gen = map[string]uint64{}
+	}
+	s.any.gen[wsID]++
 	s.any.mu.Unlock()
 }
 

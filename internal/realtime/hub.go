@@ -96,12 +96,14 @@ func routeOf(subject string) string {
 			continue
 		}
 		parts := strings.Split(subject, ".")
-		if len(parts) == 3 && parts[2] != "*" && parts[2] != ">" {
+		if len(parts) == 3 && literal(parts[1]) && literal(parts[2]) {
 			return parts[0] + "." + parts[1] + ".*"
 		}
 	}
 	return subject
 }
+
+func literal(tok string) bool { return tok != "*" && tok != ">" }
 
 // New returns a Hub over b.
 func New(b bus.Bus, log *slog.Logger) *Hub {

@@ -429,16 +429,16 @@ func (s *Server) alertAfter(ctx context.Context, ws *workspace.Workspace, ip, vi
 		s.alert(ctx, ws.ID, notify.Alert{Stream: "live", Title: who + " wrote", Body: preview(msg.Text), Conv: conv.ID, Visitor: visitorID, To: to})
 		return
 	}
-	if ok, _ := s.convAlerts.allow(ws.ID + "|" + ip); !ok {
-		s.log.WarnContext(ctx, "too many new conversations from one address: not alerting", "workspace_id", ws.ID)
-		return
-	}
 	avail, err := s.deps.Presence.Available(ctx, ws.ID)
 	if err != nil {
 		s.log.WarnContext(ctx, "reading who is available failed", "err", err.Error())
 	}
-	s.alert(ctx, ws.ID, notify.Alert{Stream: "waiting", Title: who + " is waiting for a rep", Body: preview(msg.Text),
-		Conv: conv.ID, Visitor: visitorID, To: avail})
+	if ok, _ := s.convAlerts.allow(ws.ID + "|" + ip); ok {
+		s.alert(ctx, ws.ID, notify.Alert{Stream: "waiting", Title: who + " is waiting for a rep", Body: preview(msg.Text),
+			Conv: conv.ID, Visitor: visitorID, To: avail})
+	} else {
+		s.log.WarnContext(ctx, "too many new conversations from one address: not alerting", "workspace_id", ws.ID)
+	}
 	if err == nil && len(avail) == 0 {
 		if _, err := s.chat.BotMessage(ctx, ws.ID, conv.ID, ws.Name, OfflineReply); err != nil {
 			s.log.WarnContext(ctx, "the offline reply failed", "err", err.Error())
@@ -524,7 +524,8 @@ func (s *Server) alert(ctx context.Context, wsID string, a notify.Alert) {
 	if !s.deps.Notify.HasChannels(ctx, wsID) {
 		return
 	}
-	if ok, _ := s.chanAlerts.allow(wsID); !ok {
+	// A budget per stream: a busy Live conversations stream cannot starve Waiting for Rep.
+	if ok, _ := s.chanAlerts.allow(wsID + "|" + a.Stream); !ok {
 		s.log.WarnContext(ctx, "too many alerts for the team channels: this one goes only to the console", "workspace_id", wsID, "stream", a.Stream)
 		return
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -195,6 +197,15 @@ func (k *sock) push(it item) {
 
 // write drains the queue, then returns; push starts it again.
 func (k *sock) write() {
+	defer func() {
+		if p := recover(); p != nil {
+			k.s.log.Error("socket: panic in the writer", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			k.mu.Lock()
+			k.running = false
+			k.mu.Unlock()
+			k.finish(websocket.StatusInternalError, "internal error")
+		}
+	}()
 	for {
 		k.mu.Lock()
 		if len(k.queue) == 0 || k.done {
@@ -505,13 +516,21 @@ func chatEvent(m *realtime.Msg) (*chat.Event, bool) {
 // shallow runs f on a goroutine of its own and waits for it. The reader's goroutine lives as
 // long as the socket, mostly blocked in Read; work that runs deep (database calls) would grow its
 // stack for good, and an idle socket would keep paying for it.
-func shallow(f func()) {
+// A panic in f is recovered and returned as an error, so that one socket's bug ends that socket
+// (its caller closes it), not the server.
+func shallow(f func()) (err error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			}
+		}()
 		f()
 	}()
 	<-done
+	return err
 }
 
 // tokenBucket is a token bucket for one connection; only its reader uses it.
@@ -579,6 +598,9 @@ func (p *pinger) reserve(ip string) error {
 
 func (p *pinger) add(k *sock) {
 	p.mu.Lock()
+	if p.closing {
+		k.finish(websocket.StatusGoingAway, "server shutting down") // reserved before shutdown began, accepted after
+	}
 	p.seq++
 	k.n = p.seq
 	p.socks[k] = struct{}{}

@@ -98,17 +98,20 @@ func (s *Server) repSocket(w http.ResponseWriter, r *http.Request) error {
 func (v *repSock) serve() {
 	s, k, c := v.s, v.sock, v.c
 	defer func() {
-		s.sockets.remove(k, k.ipKey)
 		s.metrics.sockets.WithLabelValues("rep").Dec()
 		if v.stopLive != nil {
 			v.stopLive()
 		}
 		k.leaveAll()
 		c.CloseNow()
+		s.sockets.remove(k, k.ipKey) // last: CloseSockets waits for this
 	}()
 	var release func()
 	var ready bool
-	shallow(func() { release, ready = v.setup(v.user.Load()) })
+	if err := shallow(func() { release, ready = v.setup(v.user.Load()) }); err != nil {
+		s.log.Error("socket: panic setting up a rep socket", "err", err)
+		ready = false
+	}
 	if release != nil {
 		defer release()
 	}
@@ -121,7 +124,11 @@ func (v *repSock) serve() {
 		if !ok {
 			return
 		}
-		shallow(func() { v.frame(f) })
+		if err := shallow(func() { v.frame(f) }); err != nil {
+			s.log.Error("socket: panic handling a frame", "kind", "rep", "err", err)
+			c.Close(websocket.StatusInternalError, "internal error")
+			return
+		}
 	}
 }
 
@@ -180,6 +187,7 @@ func (s *Server) userChanged(ctx context.Context, wsID, userID string) {
 // that ended, a deactivated user or one who may no longer take chats closes the socket (4003), and
 // with it the rep's presence. Writer only.
 func (v *repSock) recheck() {
+	v.prefsNow = nil // read again at the next alert: a change announced on the bus may have been lost
 	p, err := v.s.identity.AuthenticateSession(v.ctx, v.session)
 	switch {
 	case err != nil && (errs.KindOf(err) == errs.Internal || errs.KindOf(err) == errs.Unavailable):

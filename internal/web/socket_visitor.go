@@ -125,10 +125,10 @@ func (s *Server) mSocket(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) serveVisitor(k *sock, ws *workspace.Workspace) {
 	c := k.c
 	defer func() {
-		s.sockets.remove(k, k.ipKey)
 		s.metrics.sockets.WithLabelValues("visitor").Dec()
 		k.leaveAll()
 		c.CloseNow()
+		s.sockets.remove(k, k.ipKey) // last: CloseSockets waits for this
 	}()
 	actx, cancel := context.WithTimeout(k.ctx, socketAuthTimeout)
 	f, ok := k.read(actx)
@@ -140,7 +140,10 @@ func (s *Server) serveVisitor(k *sock, ws *workspace.Workspace) {
 	var vs *visitorSock
 	var code websocket.StatusCode
 	var reason string
-	shallow(func() { vs, code, reason = s.visitorAuth(k, ws, f.Token) })
+	if err := shallow(func() { vs, code, reason = s.visitorAuth(k, ws, f.Token) }); err != nil {
+		s.log.Error("socket: panic authenticating a visitor", "err", err)
+		vs, code, reason = nil, websocket.StatusInternalError, "internal error"
+	}
 	if vs == nil {
 		c.Close(code, reason)
 		return
@@ -151,7 +154,11 @@ func (s *Server) serveVisitor(k *sock, ws *workspace.Workspace) {
 		if !ok {
 			return
 		}
-		shallow(func() { vs.frame(f) })
+		if err := shallow(func() { vs.frame(f) }); err != nil {
+			s.log.Error("socket: panic handling a frame", "kind", "visitor", "err", err)
+			c.Close(websocket.StatusInternalError, "internal error")
+			return
+		}
 	}
 }
 
@@ -239,16 +246,16 @@ func (v *visitorSock) actor() chat.Actor { return chat.Actor{Kind: "visitor", ID
 // frame acts on one frame from the visitor.
 func (v *visitorSock) frame(f inFrame) {
 	s, ctx := v.s, v.ctx
-	if v.frameCommon(f, v.actor()) {
-		return
-	}
 	var me string
-	if f.T == "sub" || f.T == "send" {
+	if f.T == "sub" || f.T == "send" || f.T == "typing" || f.T == "read" {
 		var err error
 		if me, err = v.current(); err != nil {
 			v.sendErr(err, f.ID)
 			return
 		}
+	}
+	if v.frameCommon(f, v.actor()) {
+		return
 	}
 	switch f.T {
 	case "sub":
@@ -324,7 +331,9 @@ func (v *visitorSock) handle(m *realtime.Msg) {
 			v.deliverMsg(m, ev.Conv, ev.Seq, ev.Msg)
 		}
 	case "conv":
-		if ev.State != nil && ev.State.VisitorID == v.visitorID() {
+		// Only the visitor's own conversations reach this socket: those it followed (checked when
+		// it asked) and those its visitor subject announces.
+		if ev.State != nil {
 			v.emit(convFrame{T: "conv", Conv: visitorConvView(ev.State)})
 		}
 	case "typing":
