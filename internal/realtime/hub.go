@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/beckonhq/beckon/internal/bus"
 )
@@ -71,8 +70,6 @@ type Hub struct {
 
 	mu     sync.Mutex
 	routes map[string]*route
-
-	delivered atomic.Int64
 }
 
 // route is one bus subscription and the sinks of the subjects it carries.
@@ -162,8 +159,6 @@ func (h *Hub) dispatch(key string, r *route, m bus.Msg) {
 	for _, s := range pattern {
 		s.Deliver(msg)
 	}
-	n := len(exact) + len(pattern)
-	h.delivered.Add(int64(n))
 }
 
 func (h *Hub) leave(key, subject string, r *route, s Sink) {
@@ -214,6 +209,3 @@ func (h *Hub) Subjects() int {
 	defer h.mu.Unlock()
 	return len(h.routes)
 }
-
-// Delivered returns how many messages the hub has handed to sinks since it started.
-func (h *Hub) Delivered() int64 { return h.delivered.Load() }

@@ -35,32 +35,25 @@ type convOut struct {
 
 // summaries looks up the name, email and company of visitors.
 func (s *Server) summaries(ctx context.Context, wsID string, ids []string) map[string]visitorSummary {
-	out := map[string]visitorSummary{}
+	vals, err := s.fields.EffectiveValues(ctx, wsID, ids)
+	if err != nil {
+		s.log.WarnContext(ctx, "reading visitors' names failed", "err", err.Error())
+	}
+	out := make(map[string]visitorSummary, len(ids))
 	for _, vid := range ids {
-		if _, ok := out[vid]; ok {
-			continue
-		}
-		sum := visitorSummary{ID: vid}
-		if vals, err := s.fieldMap(ctx, wsID, vid); err == nil {
-			sum.Email, sum.Company = vals["email"], vals["company"]
-			sum.Name = joinName(vals["first_name"], vals["last_name"])
-		}
-		out[vid] = sum
+		v := vals[vid]
+		out[vid] = visitorSummary{ID: vid, Email: v["email"], Company: v["company"], Name: joinNames(v["first_name"], v["last_name"])}
 	}
 	return out
 }
 
-// fieldMap returns a visitor's effective field values by key.
+// fieldMap returns a visitor's effective field values by key (an empty map for none).
 func (s *Server) fieldMap(ctx context.Context, wsID, visitorID string) (map[string]string, error) {
-	vals, err := s.fields.Values(ctx, wsID, visitorID)
+	vals, err := s.fields.EffectiveValues(ctx, wsID, []string{visitorID})
 	if err != nil {
 		return nil, err
 	}
-	m := make(map[string]string, len(vals))
-	for _, v := range vals {
-		m[v.Key] = v.Value
-	}
-	return m, nil
+	return orEmptyMap(vals[visitorID]), nil
 }
 
 // summaryCached is summaries for one visitor, remembered for a while: every message of a
@@ -73,16 +66,6 @@ func (s *Server) summaryCached(ctx context.Context, wsID, visitorID string) visi
 	sum := s.summaries(ctx, wsID, []string{visitorID})[visitorID]
 	s.sumCache.put(key, sum)
 	return sum
-}
-
-func joinName(first, last string) string {
-	switch {
-	case first == "":
-		return last
-	case last == "":
-		return first
-	}
-	return first + " " + last
 }
 
 func (s *Server) convOut(ctx context.Context, c *chat.Conversation) convOut {
@@ -182,11 +165,7 @@ func (s *Server) apiListMessages(w http.ResponseWriter, r *http.Request) error {
 		}
 		limit = n
 	}
-	wsID := principalOf(r).WorkspaceID()
-	if _, err := s.chat.Get(r.Context(), wsID, pathID(r, "id")); err != nil {
-		return err
-	}
-	msgs, err := s.chat.MessagesFor(r.Context(), wsID, pathID(r, "id"), after, limit)
+	msgs, err := s.chat.MessagesFor(r.Context(), principalOf(r).WorkspaceID(), pathID(r, "id"), after, limit)
 	if err != nil {
 		return err
 	}
@@ -390,7 +369,7 @@ func (s *Server) captureAnswer(ctx context.Context, wsID, visitorID string, msg 
 	sv, changed, err := s.storeFields(ctx, wsID, visitorID, field.SourceVisitor, map[string]string{"email": email}, nil)
 	switch {
 	case err == nil:
-		survivor, captured = sv, nonNil(changed)
+		survivor, captured = sv, orEmpty(changed)
 		s.deps.LiveView.Changed(ctx, wsID, survivor, visitorID)
 	case errs.KindOf(err) != errs.Invalid && errs.KindOf(err) != errs.Malformed:
 		s.log.ErrorContext(ctx, "capturing a chat answer's email failed", "err", err.Error(), "request_id", requestID(ctx))
@@ -471,7 +450,7 @@ func (s *Server) alertIfTarget(ctx context.Context, ws *workspace.Workspace, vis
 	if workspace.LiveViewBlocked(ws.Settings.LiveViewBlock, page) {
 		page = "" // a page the admins keep out of Live View stays out of alerts too
 	}
-	who := joinName(vals["first_name"], vals["last_name"])
+	who := joinNames(vals["first_name"], vals["last_name"])
 	company := vals["company"]
 	if company == "" {
 		company = workspace.Domain(vals["email"])
@@ -594,12 +573,4 @@ func (s *Server) apiListPresence(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"presence": orEmpty(list)})
 	return nil
-}
-
-// orEmpty returns s, or an empty slice for nil, so that JSON says [] rather than null.
-func orEmpty[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }

@@ -541,7 +541,7 @@ func (s *Server) captureFields(w http.ResponseWriter, r *http.Request, source fi
 	if slices.ContainsFunc(changed, targetHint) {
 		s.alertIfTarget(ctx, c.ws, survivor, "")
 	}
-	out := map[string]any{"visitor_id": survivor, "fields_captured": nonNil(changed), "ignored_fields": ignored}
+	out := map[string]any{"visitor_id": survivor, "fields_captured": orEmpty(changed), "ignored_fields": ignored}
 	if survivor != c.visitorID {
 		out["visitor_token"] = s.tokens.Issue(c.ws.SiteID, survivor, now)
 	}
@@ -606,13 +606,6 @@ func chatEmail(text string) string {
 		return ""
 	}
 	return strings.TrimRight(m[0], ".!?")
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // serveScript serves a widget asset: immutable for a year when the URL names its current hash,

@@ -44,10 +44,3 @@ func (s *Server) DropSockets() {
 		k.finish(websocket.StatusGoingAway, "server restarting")
 	}
 }
-
-// SocketCount returns how many sockets are connected to this server.
-func (s *Server) SocketCount() int {
-	s.sockets.mu.Lock()
-	defer s.sockets.mu.Unlock()
-	return len(s.sockets.socks)
-}
