@@ -444,7 +444,7 @@ func (s *Server) alertIfTarget(ctx context.Context, ws *workspace.Workspace, vis
 	if !workspace.IsTargetAccount(targets, vals["email"], vals["website"], vals["company"]) {
 		return
 	}
-	if !s.targetSeen.first(ws.ID + "|" + visitorID) {
+	if !s.targetSeen.first(ws.ID+"|"+visitorID, struct{}{}) {
 		return // announced lately: once is news, a repeat is noise
 	}
 	if workspace.LiveViewBlocked(ws.Settings.LiveViewBlock, page) {

@@ -18,9 +18,22 @@ type limiter struct {
 	swept     time.Time
 }
 
+// bucket is one token bucket: a limiter's per key, or a socket's own (used by its reader only).
 type bucket struct {
 	tokens float64
 	at     time.Time
+}
+
+// take spends a token at now, having refilled perSecond a second up to burst. When none is left
+// it returns false and how long until one is.
+func (b *bucket) take(now time.Time, perSecond, burst float64) (bool, time.Duration) {
+	b.tokens = math.Min(burst, b.tokens+now.Sub(b.at).Seconds()*perSecond)
+	b.at = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / perSecond * float64(time.Second))
 }
 
 func newLimiter(perMinute, burst int) *limiter {
@@ -40,13 +53,7 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 		b = &bucket{tokens: l.burst, at: now}
 		l.buckets[key] = b
 	}
-	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.at).Seconds()*l.perSecond)
-	b.at = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) / l.perSecond * float64(time.Second))
+	return b.take(now, l.perSecond, l.burst)
 }
 
 // sweep forgets buckets that have refilled completely: they hold no information.
@@ -58,39 +65,6 @@ func (l *limiter) sweep(now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
-}
-
-// recent remembers keys for a while: "was this announced lately?". It lives in the process.
-type recent struct {
-	mu    sync.Mutex
-	every time.Duration
-	now   func() time.Time
-	seen  map[string]time.Time
-	swept time.Time
-}
-
-func newRecent(every time.Duration) *recent {
-	return &recent{every: every, now: time.Now, seen: map[string]time.Time{}}
-}
-
-// first reports whether key was not seen within the period, and remembers it.
-func (r *recent) first(key string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := r.now()
-	if now.Sub(r.swept) > r.every {
-		for k, at := range r.seen {
-			if now.Sub(at) > r.every {
-				delete(r.seen, k)
-			}
-		}
-		r.swept = now
-	}
-	if at, ok := r.seen[key]; ok && now.Sub(at) <= r.every {
-		return false
-	}
-	r.seen[key] = now
-	return true
 }
 
 // ttlCache keeps values for a while, in the process; at most max entries (then it starts over).
@@ -124,6 +98,21 @@ func (c *ttlCache[V]) get(key string) (V, bool) {
 func (c *ttlCache[V]) put(key string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.store(key, v)
+}
+
+// first reports whether key holds no fresh value, and stores v under it: "was this done lately?".
+func (c *ttlCache[V]) first(key string, v V) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok && time.Since(e.at) <= c.ttl {
+		return false
+	}
+	c.store(key, v)
+	return true
+}
+
+func (c *ttlCache[V]) store(key string, v V) {
 	if len(c.m) >= c.max {
 		c.m = map[string]ttlEntry[V]{}
 	}

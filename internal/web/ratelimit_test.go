@@ -101,3 +101,24 @@ func TestLimitKey(t *testing.T) {
 		}
 	}
 }
+
+func TestTTLCache(t *testing.T) {
+	c := newTTLCache[int](time.Hour, 2)
+	if !c.first("a", 1) || c.first("a", 2) {
+		t.Fatal("first: a second call within the lifetime must say no")
+	}
+	if v, ok := c.get("a"); !ok || v != 1 {
+		t.Fatalf("get a = %v, %v", v, ok)
+	}
+	c.put("b", 2)
+	c.put("c", 3) // over max: starts over
+	if _, ok := c.get("a"); ok {
+		t.Fatal("a survived the reset at max entries")
+	}
+	old := newTTLCache[int](time.Nanosecond, 10)
+	old.put("x", 1)
+	time.Sleep(time.Millisecond)
+	if _, ok := old.get("x"); ok || !old.first("x", 2) {
+		t.Fatal("an expired entry still counted")
+	}
+}

@@ -91,7 +91,7 @@ type Server struct {
 	msgVisitors   *limiter                  // messenger requests per visitor
 	convAlerts    *limiter                  // Waiting for Rep alerts per client address (a stranger cannot ring every rep at will)
 	chanAlerts    *limiter                  // alerts sent to team channels per workspace
-	targetSeen    *recent                   // visitors recently announced as a target account on site
+	targetSeen    *ttlCache[struct{}]       // visitors recently announced as a target account on site
 	sumCache      *ttlCache[visitorSummary] // visitors' names for alerts
 	log           *slog.Logger
 	identity      *identity.Service
@@ -156,7 +156,7 @@ func New(d Deps) *Server {
 		visitors: d.Visitors, tokens: d.Tokens, chat: d.Chat, fields: d.Fields, db: d.DB, secrets: d.Secrets, clock: d.Clock, baseURL: strings.TrimRight(d.BaseURL, "/"),
 		msgIPs: newLimiter(MessengerIPPerMinute, MessengerIPBurst), msgVisitors: newLimiter(MessengerVisitorPerMinute, MessengerVisitorBurst),
 		convAlerts: newLimiter(ConversationAlertsPerMinute, ConversationAlertsBurst), chanAlerts: newLimiter(ChannelAlertsPerMinute, ChannelAlertsBurst),
-		targetSeen: newRecent(TargetAlertEvery), sumCache: newTTLCache[visitorSummary](30*time.Second, 50000), secureCookies: d.SecureCookies, maxBody: d.MaxBody,
+		targetSeen: newTTLCache[struct{}](TargetAlertEvery, 100000), sumCache: newTTLCache[visitorSummary](30*time.Second, 50000), secureCookies: d.SecureCookies, maxBody: d.MaxBody,
 		crossOrigin: http.NewCrossOriginProtection(), version: version.Get(), deps: d,
 		sockets: &pinger{socks: map[*sock]struct{}{}, perIP: map[string]int{}, perVisit: map[string]int{}}}
 	s.console = newConsole(s)

@@ -120,8 +120,8 @@ type sock struct {
 
 	follows map[string]*follow // writer only
 
-	sends, frames, typing tokenBucket // reader only
-	malformed             int         // reader only
+	sends, frames, typing bucket // reader only
+	malformed             int    // reader only
 }
 
 func newSock(s *Server, c *websocket.Conn, kind, wsID string) *sock {
@@ -130,8 +130,8 @@ func newSock(s *Server, c *websocket.Conn, kind, wsID string) *sock {
 	now := time.Now()
 	return &sock{s: s, c: c, ctx: ctx, cancel: cancel, kind: kind, wsID: wsID, leaves: map[string]func(){},
 		follows: map[string]*follow{},
-		sends:   tokenBucket{tokens: socketSendBurst, at: now}, frames: tokenBucket{tokens: socketFrameBurst, at: now},
-		typing: tokenBucket{tokens: 2, at: now}}
+		sends:   bucket{tokens: socketSendBurst, at: now}, frames: bucket{tokens: socketFrameBurst, at: now},
+		typing: bucket{tokens: 2, at: now}}
 }
 
 // Deliver queues a bus message (realtime.Sink). It never blocks: a socket that lets
@@ -332,7 +332,7 @@ func (k *sock) read(ctx context.Context) (inFrame, bool) {
 		if err != nil {
 			return inFrame{}, false
 		}
-		if ok, _ := k.frames.take(socketFramePerSec, socketFrameBurst); !ok {
+		if ok, _ := k.frames.take(time.Now(), socketFramePerSec, socketFrameBurst); !ok {
 			k.s.metrics.socketRefused.WithLabelValues("flood").Inc()
 			k.c.Close(closeFlood, "too many frames")
 			return inFrame{}, false
@@ -368,7 +368,7 @@ func (k *sock) frameCommon(f inFrame, me chat.Actor) bool {
 	case "unsub":
 		k.unsubscribe(f.Conv)
 	case "typing":
-		if ok, _ := k.typing.take(2, 2); !ok {
+		if ok, _ := k.typing.take(time.Now(), 2, 2); !ok {
 			return true // typing past 2 a second is dropped, not refused
 		}
 		if err := k.s.chat.Typing(ctx, wsID, me, f.Conv, f.On); err != nil {
@@ -387,7 +387,7 @@ func (k *sock) frameCommon(f inFrame, me chat.Actor) bool {
 // admitSend spends a message's allowance of the connection and checks its client id, answering
 // a refusal itself; it reports whether the message may be stored.
 func (k *sock) admitSend(f inFrame) bool {
-	if ok, wait := k.sends.take(socketSendPerSecond, socketSendBurst); !ok {
+	if ok, wait := k.sends.take(time.Now(), socketSendPerSecond, socketSendBurst); !ok {
 		k.sendErr(tooMany(wait), f.ID)
 		return false
 	}
@@ -531,24 +531,6 @@ func shallow(f func()) (err error) {
 	}()
 	<-done
 	return err
-}
-
-// tokenBucket is a token bucket for one connection; only its reader uses it.
-type tokenBucket struct {
-	tokens float64
-	at     time.Time
-}
-
-// take spends a token, refilling perSecond a second up to burst.
-func (b *tokenBucket) take(perSecond, burst float64) (bool, time.Duration) {
-	now := time.Now()
-	b.tokens = min(burst, b.tokens+now.Sub(b.at).Seconds()*perSecond)
-	b.at = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) / perSecond * float64(time.Second))
 }
 
 // tooMany is the error a send over the limit gets.
