@@ -190,17 +190,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			}
 			return w.Settings, nil
 		},
-		InConversation: func(ctx context.Context, wsID string, visitorIDs []string) (map[string]string, error) {
-			out := map[string]string{} // one query a visitor, until chat offers a batch lookup
-			for _, vid := range visitorIDs {
-				if c, err := a.Chat.OpenConversation(ctx, wsID, vid); err != nil {
-					return nil, err
-				} else if c != nil {
-					out[vid] = c.ID
-				}
-			}
-			return out, nil
-		}})
+		InConversation: a.Chat.OpenConversations})
 	if err == nil {
 		// Conversations open and close in chat, whose "conv" events reach every replica.
 		_, err = a.Bus.Subscribe("inbox.>", func(m bus.Msg) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -321,6 +322,32 @@ func TestLastSeqs(t *testing.T) {
 			t.Fatalf("LastSeqs = %v, %v", got, err)
 		}
 		if got, err := s.LastSeqs(ctx, "ws_other", []string{a.ID}); err != nil || len(got) != 0 {
+			t.Fatalf("another workspace saw %v, %v", got, err)
+		}
+	})
+}
+
+func TestOpenConversations(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		s, ws := setup(t, d)
+		a, _, _, err := s.VisitorMessage(ctx, ws, "vis_a", "one", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _, _, _ := s.VisitorMessage(ctx, ws, "vis_b", "one", "")
+		if _, err := s.Close(ctx, ws, chat.Actor{Kind: chat.KindVisitor, ID: "vis_b"}, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{"vis_a", "vis_b", "vis_none"}
+		for i := 0; i < 600; i++ { // more than one query's worth
+			ids = append(ids, fmt.Sprintf("vis_x%d", i))
+		}
+		got, err := s.OpenConversations(ctx, ws, ids)
+		if err != nil || len(got) != 1 || got["vis_a"] != a.ID {
+			t.Fatalf("OpenConversations = %v, %v; want only vis_a's open one", got, err)
+		}
+		if got, err := s.OpenConversations(ctx, "ws_other", []string{"vis_a"}); err != nil || len(got) != 0 {
 			t.Fatalf("another workspace saw %v, %v", got, err)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -483,32 +484,63 @@ func (s *Store) MarkRead(ctx context.Context, wsID string, by Actor, convID stri
 // (unknown ones and other workspaces' are left out), for clients to check they missed nothing.
 func (s *Store) LastSeqs(ctx context.Context, wsID string, ids []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	if len(ids) > 500 {
-		return nil, errs.Field(errs.Invalid, "ids", "at most 500 conversations at once")
-	}
-	args := []any{wsID}
-	ph := make([]string, len(ids))
-	for i, id := range ids {
-		args = append(args, id)
-		ph[i] = "$" + strconv.Itoa(i+2)
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, last_seq FROM conversations WHERE workspace_id = $1 AND id IN (`+strings.Join(ph, ", ")+`)`, args...)
-	if err != nil {
-		return nil, errs.Op("chat.LastSeqs", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var seq int64
-		if err := rows.Scan(&id, &seq); err != nil {
-			return nil, errs.Op("chat.LastSeqs", err)
+	err := s.pairs(ctx, wsID, ids, `SELECT id, last_seq FROM conversations WHERE workspace_id = $1 AND id IN (%s)`,
+		func(rows *sql.Rows) error {
+			var id string
+			var seq int64
+			if err := rows.Scan(&id, &seq); err != nil {
+				return err
+			}
+			out[id] = seq
+			return nil
+		})
+	return out, errs.Op("chat.LastSeqs", err)
+}
+
+// OpenConversations returns the open conversation of each of the workspace's visitors named in
+// visitorIDs that has one (Live View's in-conversation flag), by visitor id.
+func (s *Store) OpenConversations(ctx context.Context, wsID string, visitorIDs []string) (map[string]string, error) {
+	out := make(map[string]string, len(visitorIDs))
+	err := s.pairs(ctx, wsID, visitorIDs, `SELECT visitor_id, id FROM conversations WHERE workspace_id = $1 AND status = 'open' AND visitor_id IN (%s)`,
+		func(rows *sql.Rows) error {
+			var vid, id string
+			if err := rows.Scan(&vid, &id); err != nil {
+				return err
+			}
+			out[vid] = id
+			return nil
+		})
+	return out, errs.Op("chat.OpenConversations", err)
+}
+
+// pairs runs query (its %s the placeholders of keys, $2 on) for the workspace, 500 keys a query,
+// calling row for every row.
+func (s *Store) pairs(ctx context.Context, wsID string, keys []string, query string, row func(*sql.Rows) error) error {
+	for len(keys) > 0 {
+		n := min(len(keys), 500)
+		args := []any{wsID}
+		ph := make([]string, n)
+		for i, k := range keys[:n] {
+			args = append(args, k)
+			ph[i] = "$" + strconv.Itoa(i+2)
 		}
-		out[id] = seq
+		keys = keys[n:]
+		rows, err := s.db.QueryContext(ctx, fmt.Sprintf(query, strings.Join(ph, ", ")), args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := row(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
 	}
-	return out, errs.Op("chat.LastSeqs", rows.Err())
+	return nil
 }
 
 // Typing publishes a typing indicator (nothing is stored). by is the visitor whose conversation
