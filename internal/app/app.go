@@ -153,10 +153,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		a.Close()
 		return nil, fmt.Errorf("BECKON_TRUSTED_PROXIES: %w", err)
 	}
-	// Real time (issue 4), one block a part; each sets its web.Deps fields in deps below.
-	// -- realtime
+	// Real time (docs/REALTIME.md).
 	a.Hub = realtime.New(a.Bus, log)
-	// -- presence
 	a.Presence = presence.New(a.DB, a.Clock, a.Bus, presence.Options{Log: log,
 		IdleTimeout: func(ctx context.Context, wsID string) time.Duration {
 			w, err := a.Workspaces.Get(ctx, wsID)
@@ -165,7 +163,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			}
 			return time.Duration(w.Settings.IdleMinutes) * time.Minute
 		}})
-	// -- notify
 	// Channels reach only public https URLs unless BECKON_WEBHOOK_ALLOW_PRIVATE lets them reach
 	// the operator's own network (where plain http is then allowed too).
 	a.Notify = notify.NewService(a.DB, a.Clock, a.Bus, a.Jobs, a.Secrets, notify.Options{Log: log,
@@ -181,7 +178,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		}
 		return a.Notify.Event(ctx, tx, ev.Space, ev.Kind, ev)
 	})
-	// -- liveview
 	live, err := liveview.New(liveview.Options{Bus: a.Bus, Log: log, Clock: a.Clock, Sessions: a.Visitors, Fields: a.Fields,
 		Settings: func(ctx context.Context, wsID string) (workspace.Settings, error) {
 			w, err := a.Workspaces.Get(ctx, wsID)
@@ -212,15 +208,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		TrustedProxies: proxies,
 		Visitors:       a.Visitors, Tokens: visitor.NewTokens(key), Chat: a.Chat, Clock: a.Clock,
 		Fields: a.Fields, DB: a.DB, Secrets: a.Secrets, BaseURL: cfg.BaseURL,
+		Hub: a.Hub, Presence: a.Presence, Notify: a.Notify, LiveView: live,
 	}
-	// -- realtime deps
-	deps.Hub = a.Hub
-	// -- presence deps
-	deps.Presence = a.Presence
-	// -- notify deps
-	deps.Notify = a.Notify
-	// -- liveview deps
-	deps.LiveView = live
 	a.Web = web.New(deps)
 	return a, nil
 }

@@ -59,8 +59,8 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/m/v1/messages", auth: authVisitor, h: s.mSendMessage, bodyLimit: MessengerBodyLimit},
 		{method: "GET", pattern: "/m/v1/messages", auth: authVisitor, h: s.mListMessages},
 
-		// Real time (issue 4), one block a part.
-		// -- realtime: sockets and the conversations API
+		// Real time (docs/REALTIME.md): the sockets, conversations, presence, alerts and channels,
+		// Live View, and the console's pages for them.
 		{method: "GET", pattern: "/m/v1/socket", auth: authVisitor, h: s.mSocket},
 		{method: "POST", pattern: "/m/v1/transcript", auth: authVisitor, h: s.mTranscript, bodyLimit: MessengerBodyLimit},
 		{method: "GET", pattern: "/console/socket", auth: authConsole, h: s.repSocket},
@@ -76,11 +76,9 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/api/v1/conversations/{id}/reopen", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiReopen},
 		{method: "POST", pattern: "/api/v1/conversations/{id}/transcript", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiTranscript},
 		{method: "POST", pattern: "/api/v1/visitors/{id}/conversations", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiStartConversation},
-		// -- presence
 		{method: "GET", pattern: "/api/v1/me/presence", auth: authAPI, h: s.apiGetPresence},
 		{method: "PUT", pattern: "/api/v1/me/presence", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiSetPresence},
 		{method: "GET", pattern: "/api/v1/presence", auth: authAPI, scope: identity.ScopeConversationsRead, h: s.apiListPresence},
-		// -- notify: alert preferences, channels and webhooks
 		{method: "GET", pattern: "/api/v1/me/alerts", auth: authAPI, h: s.apiGetAlerts},
 		{method: "PUT", pattern: "/api/v1/me/alerts", auth: authAPI, scope: identity.ScopeProfileWrite, h: s.apiPutAlerts},
 		{method: "GET", pattern: "/api/v1/channels", auth: authAPI, scope: identity.ScopeChannelsRead, h: s.apiListChannels},
@@ -100,9 +98,7 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/settings/channels/{id}/test", auth: authConsole, h: c.testChannel},
 		{method: "POST", pattern: "/settings/channels/{id}/rotate-secret", auth: authConsole, h: c.rotateChannelSecret},
 		{method: "POST", pattern: "/settings/channels/{id}/delete", auth: authConsole, h: c.deleteChannel},
-		// -- liveview
 		{method: "GET", pattern: "/api/v1/live", auth: authAPI, scope: identity.ScopeVisitorsRead, h: s.apiLive},
-		// -- console UI: inbox, Live View, Visitor 360
 		{method: "GET", pattern: "/inbox", auth: authConsole, h: c.inbox},
 		{method: "GET", pattern: "/live", auth: authConsole, h: c.live},
 		{method: "GET", pattern: "/visitors/cards", auth: authConsole, h: c.visitorCards},

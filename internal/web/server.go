@@ -64,16 +64,11 @@ type Deps struct {
 	Clock    clock.Clock     // default: the system clock
 	BaseURL  string          // this server's public URL, for the snippet the console shows
 
-	// Real time (issue 4). Each block belongs to one part; handlers read them as s.deps.X.
-	// -- realtime (hub, sockets, conversations API)
-	Hub *realtime.Hub // shares bus subscriptions among this replica's sockets
-	// -- presence
-	Presence *presence.Service // reps' presence (C3)
-	// -- notify (alerts, channels, webhooks)
-	Notify *notify.Service // alert preferences, team channels and webhooks (N1–N3); nil: their routes answer 503
-	// -- liveview
+	// Real time (docs/REALTIME.md); handlers read these as s.deps.X.
+	Hub      *realtime.Hub      // shares bus subscriptions among this replica's sockets
+	Presence *presence.Service  // reps' presence (C3)
+	Notify   *notify.Service    // alert preferences, team channels and webhooks (N1–N3); nil: their routes answer 503
 	LiveView *liveview.Registry // Live View (V5): GET /api/v1/live, the rep socket's "live" frames; nil: 503
-	// -- console UI (inbox, Live View page, Visitor 360)
 }
 
 // Server answers every HTTP request of Beckon. It is an http.Handler.
