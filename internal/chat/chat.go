@@ -281,13 +281,11 @@ func scanPart(row db.Scanner) (partRow, error) {
 func idList(convs []*Conversation) (byID map[string]*Conversation, marks string, args []any) {
 	byID = make(map[string]*Conversation, len(convs))
 	args = make([]any, 0, len(convs))
-	list := make([]string, 0, len(convs))
 	for _, c := range convs {
 		byID[c.ID] = c
 		args = append(args, c.ID)
-		list = append(list, fmt.Sprintf("$%d", len(args)))
 	}
-	return byID, strings.Join(list, ", "), args
+	return byID, db.Placeholders(1, len(convs)), args
 }
 
 // loadParticipants fills the participants of convs, in the order they joined.

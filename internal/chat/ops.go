@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -516,31 +515,19 @@ func (s *Store) OpenConversations(ctx context.Context, wsID string, visitorIDs [
 // pairs runs query (its %s the placeholders of keys, $2 on) for the workspace, 500 keys a query,
 // calling row for every row.
 func (s *Store) pairs(ctx context.Context, wsID string, keys []string, query string, row func(*sql.Rows) error) error {
-	for len(keys) > 0 {
-		n := min(len(keys), 500)
-		args := []any{wsID}
-		ph := make([]string, n)
-		for i, k := range keys[:n] {
-			args = append(args, k)
-			ph[i] = "$" + strconv.Itoa(i+2)
-		}
-		keys = keys[n:]
-		rows, err := s.db.QueryContext(ctx, fmt.Sprintf(query, strings.Join(ph, ", ")), args...)
+	return db.InChunks(keys, 500, 2, func(marks string, args []any) error {
+		rows, err := s.db.QueryContext(ctx, fmt.Sprintf(query, marks), append([]any{wsID}, args...)...)
 		if err != nil {
 			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			if err := row(rows); err != nil {
-				rows.Close()
 				return err
 			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
+		return rows.Err()
+	})
 }
 
 // Typing publishes a typing indicator (nothing is stored). by is the visitor whose conversation

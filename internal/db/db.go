@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -257,4 +258,35 @@ func All[T any](ctx context.Context, q Queryer, scan func(Scanner) (T, error), q
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// Placeholders returns n numbered placeholders from first on, "$2, $3, $4", for an IN list.
+func Placeholders(first, n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(first + i))
+	}
+	return b.String()
+}
+
+// InChunks calls fn for keys in runs of at most size, with the run's placeholders (numbered from
+// first on, see Placeholders) and the run's keys as arguments: an IN list stays bounded however
+// many keys there are. It stops at fn's first error.
+func InChunks(keys []string, size, first int, fn func(marks string, args []any) error) error {
+	for len(keys) > 0 {
+		run := keys[:min(len(keys), size)]
+		keys = keys[len(run):]
+		args := make([]any, len(run))
+		for i, k := range run {
+			args[i] = k
+		}
+		if err := fn(Placeholders(first, len(run)), args); err != nil {
+			return err
+		}
+	}
+	return nil
 }

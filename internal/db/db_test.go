@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -169,4 +171,23 @@ func TestAll(t *testing.T) {
 			t.Fatal("a bad query did not fail")
 		}
 	})
+}
+
+func TestInChunks(t *testing.T) {
+	if got := db.Placeholders(2, 3); got != "$2, $3, $4" {
+		t.Fatalf("Placeholders = %q", got)
+	}
+	var runs []string
+	err := db.InChunks([]string{"a", "b", "c", "d", "e"}, 2, 2, func(marks string, args []any) error {
+		runs = append(runs, fmt.Sprint(marks, args))
+		return nil
+	})
+	if err != nil || strings.Join(runs, " | ") != "$2, $3[a b] | $2, $3[c d] | $2[e]" {
+		t.Fatalf("InChunks runs %q, %v", runs, err)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := db.InChunks([]string{"a", "b", "c"}, 1, 1, func(string, []any) error { n++; return stop }); err != stop || n != 1 {
+		t.Fatalf("InChunks went on after an error: %v, %d calls", err, n)
+	}
 }

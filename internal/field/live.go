@@ -3,7 +3,6 @@ package field
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/beckonhq/beckon/internal/db"
 )
@@ -30,21 +29,12 @@ func (s *Store) EffectiveValues(ctx context.Context, wsID string, visitorIDs []s
 		byKey[d.Key] = d
 	}
 	all := map[string]stored{}
-	ids := visitorIDs
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), effectiveChunk)]
-		ids = ids[len(chunk):]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, wsID)
-		marks := make([]string, len(chunk))
-		for i, v := range chunk {
-			args = append(args, v)
-			marks[i] = fmt.Sprintf("$%d", i+2)
-		}
-		if err := s.loadMany(ctx, all, `SELECT visitor_id, field_key, source, value, updated_at FROM field_values
-			WHERE workspace_id = $1 AND visitor_id IN (`+strings.Join(marks, ", ")+`)`, args...); err != nil {
-			return nil, fmt.Errorf("field.EffectiveValues: %w", err)
-		}
+	err = db.InChunks(visitorIDs, effectiveChunk, 2, func(marks string, args []any) error {
+		return s.loadMany(ctx, all, `SELECT visitor_id, field_key, source, value, updated_at FROM field_values
+			WHERE workspace_id = $1 AND visitor_id IN (`+marks+`)`, append([]any{wsID}, args...)...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("field.EffectiveValues: %w", err)
 	}
 	for vid, st := range all {
 		for key, vals := range st {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/beckonhq/beckon/internal/db"
@@ -98,24 +97,16 @@ func (s *Service) LiveSessionsOf(ctx context.Context, wsID string, visitorIDs []
 		}
 	}
 	out := []LiveSession{}
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), liveChunk)]
-		ids = ids[len(chunk):]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, wsID)
-		marks := make([]string, len(chunk))
-		for i, v := range chunk {
-			args = append(args, v)
-			marks[i] = fmt.Sprintf("$%d", i+2)
-		}
+	err := db.InChunks(ids, liveChunk, 2, func(marks string, args []any) error {
 		part, err := db.All(ctx, s.db, scanLive, `SELECT `+liveCols+liveFrom+`
-			WHERE s.workspace_id = $1 AND s.visitor_id IN (`+strings.Join(marks, ", ")+`) AND s.ended_at = 0
+			WHERE s.workspace_id = $1 AND s.visitor_id IN (`+marks+`) AND s.ended_at = 0
 				AND v.merged_into = ''
-			ORDER BY s.last_seen_at DESC, s.id`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("visitor.LiveSessionsOf: %w", err)
-		}
+			ORDER BY s.last_seen_at DESC, s.id`, append([]any{wsID}, args...)...)
 		out = append(out, part...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("visitor.LiveSessionsOf: %w", err)
 	}
 	return onePerVisitor(out), nil
 }
