@@ -107,7 +107,8 @@ type sock struct {
 	kind   string // "visitor" or "rep"
 	// handle turns a bus message into frames; it runs in the writer.
 	handle func(m *realtime.Msg)
-	// tick, when set, runs in the writer at every ping (the rep socket checks its session).
+	// tick, when set (under mu), runs in the writer at every ping: the rep socket checks its
+	// session, the visitor socket follows merges.
 	tick  func()
 	ipKey string // the client address the per-address socket cap counts it under
 	n     uint64 // the socket's sequence number on this server (its ping slice)
@@ -665,8 +666,11 @@ func (p *pinger) tick(slice, slices int) {
 				}
 			}()
 			k.checkFollows()
-			if k.tick != nil {
-				k.tick()
+			k.mu.Lock()
+			tick := k.tick
+			k.mu.Unlock()
+			if tick != nil {
+				tick()
 			}
 			return nil
 		}})

@@ -181,6 +181,13 @@ func (s *Server) visitorAuth(k *sock, ws *workspace.Workspace, token string) (*v
 	}
 	vs := &visitorSock{sock: k, vid: v.ID, siteID: ws.SiteID}
 	k.handle = vs.handle
+	k.mu.Lock()
+	k.tick = func() { // follow a merge done on another tab or over HTTP
+		if _, err := vs.current(); err != nil && k.ctx.Err() == nil {
+			s.log.Warn("socket: checking the visitor failed", "err", err)
+		}
+	}
+	k.mu.Unlock()
 	if err := k.join("visitor." + ws.ID + "." + v.ID); err != nil {
 		s.sockets.removeVisitor(v.ID)
 		return nil, websocket.StatusTryAgainLater, "try again"
@@ -246,8 +253,10 @@ func (v *visitorSock) actor() chat.Actor { return chat.Actor{Kind: "visitor", ID
 // frame acts on one frame from the visitor.
 func (v *visitorSock) frame(f inFrame) {
 	s, ctx := v.s, v.ctx
+	// Sends and subscriptions follow a merge at once (they must not reach the merged-away
+	// record); typing and read receipts use the id the last ping checked (tick).
 	var me string
-	if f.T == "sub" || f.T == "send" || f.T == "typing" || f.T == "read" {
+	if f.T == "sub" || f.T == "send" {
 		var err error
 		if me, err = v.current(); err != nil {
 			v.sendErr(err, f.ID)
