@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -37,6 +38,17 @@ type DB struct {
 	Engine Engine
 	// Path is the SQLite file, empty for PostgreSQL.
 	Path string
+
+	ckpt *checkpointer // SQLite's background checkpoints; nil for PostgreSQL
+}
+
+// Close stops SQLite's background checkpoints, then closes the database (database/sql's Close,
+// whose error it returns).
+func (d *DB) Close() error {
+	if d.ckpt != nil {
+		d.ckpt.close()
+	}
+	return d.DB.Close()
 }
 
 // Queryer is what *sql.DB and *sql.Tx have in common; store functions take one so that they run
@@ -77,11 +89,13 @@ func Open(ctx context.Context, url, dataDir string) (*DB, error) {
 // that two read-then-write transactions never deadlock into SQLITE_BUSY.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	sdb, err := sql.Open("sqlite", dsn)
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+	connector, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("db: open sqlite: %w", err)
 	}
+	writes := new(atomic.Uint64)
+	sdb := sql.OpenDB(stmtCacheConnector{Connector: connector, writes: writes})
 	n := max(4, runtime.NumCPU()*2)
 	sdb.SetMaxOpenConns(n)
 	sdb.SetMaxIdleConns(n)
@@ -90,7 +104,9 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("db: open sqlite %s: %w", path, err)
 	}
-	return &DB{DB: sdb, Engine: SQLite, Path: path}, nil
+	d := &DB{DB: sdb, Engine: SQLite, Path: path}
+	d.ckpt = startCheckpointer(d, writes)
+	return d, nil
 }
 
 func openPostgres(ctx context.Context, url string) (*DB, error) {

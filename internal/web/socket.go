@@ -120,6 +120,9 @@ type sock struct {
 	leaves  map[string]func() // bus subjects joined
 
 	follows map[string]*follow // writer only
+	// watch holds the ids of the conversations followed (follows' keys, kept under mu), for the
+	// pinger's one batched look-up of their last messages.
+	watch map[string]struct{}
 
 	sends, frames, typing bucket // reader only
 	malformed             int    // reader only
@@ -131,6 +134,7 @@ func newSock(s *Server, c *websocket.Conn, kind, wsID string) *sock {
 	now := time.Now()
 	return &sock{s: s, c: c, ctx: ctx, cancel: cancel, kind: kind, wsID: wsID, leaves: map[string]func(){},
 		follows: map[string]*follow{},
+		watch:   map[string]struct{}{},
 		sends:   bucket{tokens: socketSendBurst, at: now}, frames: bucket{tokens: socketFrameBurst, at: now},
 		typing: bucket{tokens: 2, at: now}}
 }
@@ -324,38 +328,55 @@ func (k *sock) leaveAll() {
 	k.cancel()
 }
 
-// read reads the next frame. Text frames that are not a JSON object with a "t" are answered with
-// an error frame; socketMalformedMax of them in a row close the socket. A flood of frames closes
-// it too. ok is false when the socket is done.
-func (k *sock) read(ctx context.Context) (inFrame, bool) {
+// serveFrame reads the next frame and hands it to handle on a short-lived goroutine (shallow):
+// decoding and handling grow that goroutine's stack, never the reader's, so a socket waiting for
+// its next frame holds the smallest stack Go gives. Text frames that are not a JSON object with a
+// "t" are answered with an error frame instead; socketMalformedMax of them in a row close the
+// socket, and so does a flood of frames. A panic in handle is logged and closes the socket. ok is
+// false when the socket is done; handle returns false to end it too.
+func (k *sock) serveFrame(ctx context.Context, handle func(inFrame) bool) (ok bool) {
 	for {
 		typ, data, err := k.c.Read(ctx)
 		if err != nil {
-			return inFrame{}, false
+			return false
 		}
 		if ok, _ := k.frames.take(time.Now(), socketFramePerSec, socketFrameBurst); !ok {
 			k.s.metrics.socketRefused.WithLabelValues("flood").Inc()
 			k.c.Close(closeFlood, "too many frames")
-			return inFrame{}, false
+			return false
 		}
-		var f inFrame
-		if typ != websocket.MessageText {
-			err = errs.E(errs.Malformed, "frames are JSON text")
-		} else if err = json.Unmarshal(data, &f); err != nil || f.T == "" {
-			err = errs.E(errs.Malformed, `a frame is a JSON object with a type in "t"`)
-		}
-		if err != nil {
-			k.malformed++
-			k.s.metrics.socketRefused.WithLabelValues("malformed").Inc()
-			if k.malformed >= socketMalformedMax {
-				k.c.Close(websocket.StatusPolicyViolation, "too many malformed frames")
-				return inFrame{}, false
+		decoded := false
+		perr := shallow(func() {
+			var f inFrame
+			if typ != websocket.MessageText {
+				err = errs.E(errs.Malformed, "frames are JSON text")
+			} else if err = json.Unmarshal(data, &f); err != nil || f.T == "" {
+				err = errs.E(errs.Malformed, `a frame is a JSON object with a type in "t"`)
 			}
-			k.sendErr(err, "")
-			continue
+			if err != nil {
+				k.malformed++
+				k.s.metrics.socketRefused.WithLabelValues("malformed").Inc()
+				if k.malformed < socketMalformedMax {
+					k.sendErr(err, "")
+				}
+				return
+			}
+			k.malformed = 0
+			decoded = true
+			ok = handle(f)
+		})
+		if perr != nil {
+			k.s.log.Error("socket: panic handling a frame", "kind", k.kind, "err", perr)
+			k.c.Close(websocket.StatusInternalError, "internal error")
+			return false
 		}
-		k.malformed = 0
-		return f, true
+		if decoded {
+			return ok
+		}
+		if k.malformed >= socketMalformedMax {
+			k.c.Close(websocket.StatusPolicyViolation, "too many malformed frames")
+			return false
+		}
 	}
 }
 
@@ -408,6 +429,9 @@ func (k *sock) subscribe(conv string, after int64) error {
 	if err := k.join("chat." + k.wsID + "." + conv); err != nil {
 		return err
 	}
+	k.mu.Lock()
+	k.watch[conv] = struct{}{}
+	k.mu.Unlock()
 	k.push(item{fn: func() []byte {
 		f := k.follows[conv]
 		if f == nil {
@@ -425,6 +449,9 @@ func (k *sock) subscribe(conv string, after int64) error {
 
 func (k *sock) unsubscribe(conv string) {
 	k.part("chat." + k.wsID + "." + conv)
+	k.mu.Lock()
+	delete(k.watch, conv)
+	k.mu.Unlock()
 	k.push(item{fn: func() []byte { delete(k.follows, conv); return nil }})
 }
 
@@ -476,26 +503,13 @@ func (k *sock) catchUp(conv string, f *follow, upTo int64) {
 	}
 }
 
-// checkFollows asks the database for the last seq of every followed conversation and sends what
-// the socket missed: the bus may drop a message (a NATS reconnect, a full queue) and, when it was
-// a conversation's last one, no later message reveals the gap. Writer only, at every ping.
-func (k *sock) checkFollows() {
-	if len(k.follows) == 0 {
-		return
-	}
-	ids := make([]string, 0, len(k.follows))
-	for id := range k.follows {
-		ids = append(ids, id)
-		if len(ids) == 500 {
-			break
-		}
-	}
-	last, err := k.s.chat.LastSeqs(k.ctx, k.wsID, ids)
-	if err != nil {
-		return // the next ping tries again
-	}
-	for id, seq := range last {
-		if f := k.follows[id]; f != nil && seq > f.last {
+// checkFollows sends what the socket missed of its followed conversations, given their last
+// seqs (read by the pinger for many sockets at once): the bus may drop a message (a NATS
+// reconnect, a full queue) and, when it was a conversation's last one, no later message reveals
+// the gap. Writer only, at every ping.
+func (k *sock) checkFollows(last map[string]int64) {
+	for id, f := range k.follows {
+		if seq, ok := last[id]; ok && seq > f.last {
 			k.catchUp(id, f, seq)
 		}
 	}
@@ -514,24 +528,59 @@ func chatEvent(m *realtime.Msg) (*chat.Event, bool) {
 	return v.(*chat.Event), true
 }
 
-// shallow runs f on a goroutine of its own and waits for it. The reader's goroutine lives as
-// long as the socket, mostly blocked in Read; work that runs deep (database calls) would grow its
-// stack for good, and an idle socket would keep paying for it.
+// shallow runs f on a frame worker and waits for it. The reader's goroutine lives as long as
+// the socket, mostly blocked in Read; work that runs deep (decoding, database calls) would grow
+// its stack for good, and an idle socket would keep paying for it. Frame workers are few (as many
+// as frames being handled at once) and live on between frames, so their stacks, grown once to
+// what the database driver needs, are not grown again for every frame.
 // A panic in f is recovered and returned as an error, so that one socket's bug ends that socket
 // (its caller closes it), not the server.
-func shallow(f func()) (err error) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
-			}
-		}()
-		f()
+func shallow(f func()) error {
+	t := &frameTask{f: f, done: make(chan struct{})}
+	select {
+	case frameWork <- t: // an idle worker takes it
+	default:
+		go frameWorker(t)
+	}
+	<-t.done
+	return t.err
+}
+
+// frameWork hands tasks to idle frame workers.
+var frameWork = make(chan *frameTask)
+
+// frameWorkerIdle is how long a frame worker waits for its next task before it ends.
+const frameWorkerIdle = 30 * time.Second
+
+type frameTask struct {
+	f    func()
+	err  error
+	done chan struct{}
+}
+
+// frameWorker runs t, then further tasks until none comes for frameWorkerIdle.
+func frameWorker(t *frameTask) {
+	idle := time.NewTimer(frameWorkerIdle)
+	defer idle.Stop()
+	for {
+		t.run()
+		idle.Reset(frameWorkerIdle)
+		select {
+		case t = <-frameWork:
+		case <-idle.C:
+			return
+		}
+	}
+}
+
+func (t *frameTask) run() {
+	defer close(t.done)
+	defer func() {
+		if p := recover(); p != nil {
+			t.err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
 	}()
-	<-done
-	return err
+	t.f()
 }
 
 // tooMany is the error a send over the limit gets.
@@ -620,10 +669,11 @@ func (p *pinger) remove(k *sock, ip string) {
 	p.handlers.Done()
 }
 
-// pingSlices is how many parts the sockets are pinged in, one part a slice of socketPingEvery:
-// 10,000 sockets pinged (and their follows checked) at once would stall every socket's delivery
-// for a second; spread out, each second sees a 25th of the work.
-const pingSlices = 25
+// pingSlices is how many parts the sockets are pinged in, one part a slice of socketPingEvery
+// (every 100 ms): 10,000 sockets pinged (and their follows checked) at once would stall every
+// socket's delivery for a second, and even a 25th of them at once (400 pings, writer goroutines
+// and pongs) held up the messages of that moment by 20–40 ms; a 250th is 40 sockets a tick.
+const pingSlices = 250
 
 // run pings every socket once each socketPingEvery, a pingSlices-th of them at a time, until ctx
 // ends. Pings go out in the sockets' own writers, so a ping never overtakes a queued frame and
@@ -646,7 +696,8 @@ func (p *pinger) tickAll() { p.tick(0, 1) }
 
 // tick pings the sockets of slice (of slices, by their sequence number), checks what their
 // followed conversations may have missed, and runs their tick (the rep socket's session check),
-// each in the socket's writer.
+// each in the socket's writer. The last seqs of the conversations the slice follows are read
+// in one query per workspace (and 500 conversations), not one per socket.
 func (p *pinger) tick(slice, slices int) {
 	p.mu.Lock()
 	all := make([]*sock, 0, len(p.socks)/slices+1)
@@ -656,6 +707,7 @@ func (p *pinger) tick(slice, slices int) {
 		}
 	}
 	p.mu.Unlock()
+	last := p.lastSeqs(all)
 	for _, k := range all {
 		k.push(item{fn: func() []byte {
 			go func() {
@@ -665,7 +717,7 @@ func (p *pinger) tick(slice, slices int) {
 					k.finish(websocket.StatusGoingAway, "no pong")
 				}
 			}()
-			k.checkFollows()
+			k.checkFollows(last[k.wsID])
 			k.mu.Lock()
 			tick := k.tick
 			k.mu.Unlock()
@@ -675,4 +727,45 @@ func (p *pinger) tick(slice, slices int) {
 			return nil
 		}})
 	}
+}
+
+// lastSeqs reads the last seq of every conversation the sockets follow, by workspace. A failed
+// read leaves its workspace out: the next ping tries again.
+func (p *pinger) lastSeqs(socks []*sock) map[string]map[string]int64 {
+	byWS := map[string]map[string]struct{}{}
+	var s *Server
+	for _, k := range socks {
+		k.mu.Lock()
+		if len(k.watch) > 0 {
+			ids := byWS[k.wsID]
+			if ids == nil {
+				ids = map[string]struct{}{}
+				byWS[k.wsID] = ids
+			}
+			for id := range k.watch {
+				ids[id] = struct{}{}
+			}
+			s = k.s
+		}
+		k.mu.Unlock()
+	}
+	out := make(map[string]map[string]int64, len(byWS))
+	if s == nil {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for ws, set := range byWS {
+		ids := make([]string, 0, len(set))
+		for id := range set {
+			ids = append(ids, id)
+		}
+		last, err := s.chat.LastSeqs(ctx, ws, ids)
+		if err != nil {
+			s.log.Warn("socket: reading the last messages of followed conversations failed", "err", err, "workspace_id", ws)
+			continue
+		}
+		out[ws] = last
+	}
+	return out
 }

@@ -77,7 +77,7 @@ func (s *Server) repSocket(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	clearDeadlines(w)
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
+	c, err := acceptSocket(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
 	if err != nil {
 		s.sockets.remove(nil, ip)
 		return nil
@@ -119,16 +119,7 @@ func (v *repSock) serve() {
 		c.Close(websocket.StatusTryAgainLater, "try again")
 		return
 	}
-	for {
-		f, ok := k.read(k.ctx)
-		if !ok {
-			return
-		}
-		if err := shallow(func() { v.frame(f) }); err != nil {
-			s.log.Error("socket: panic handling a frame", "kind", "rep", "err", err)
-			c.Close(websocket.StatusInternalError, "internal error")
-			return
-		}
+	for k.serveFrame(k.ctx, func(f inFrame) bool { v.frame(f); return true }) {
 	}
 }
 

@@ -104,7 +104,7 @@ func (s *Server) mSocket(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	clearDeadlines(w)
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	c, err := acceptSocket(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // the Origin was checked above, against the workspace's allowed origins
 	})
 	if err != nil {
@@ -130,35 +130,30 @@ func (s *Server) serveVisitor(k *sock, ws *workspace.Workspace) {
 		c.CloseNow()
 		s.sockets.remove(k, k.ipKey) // last: CloseSockets waits for this
 	}()
-	actx, cancel := context.WithTimeout(k.ctx, socketAuthTimeout)
-	f, ok := k.read(actx)
-	cancel()
-	if !ok || f.T != "auth" {
-		c.Close(closeUnauthenticated, "send {\"t\":\"auth\",\"token\":…} first")
-		return
-	}
 	var vs *visitorSock
-	var code websocket.StatusCode
-	var reason string
-	if err := shallow(func() { vs, code, reason = s.visitorAuth(k, ws, f.Token) }); err != nil {
-		s.log.Error("socket: panic authenticating a visitor", "err", err)
-		vs, code, reason = nil, websocket.StatusInternalError, "internal error"
-	}
-	if vs == nil {
-		c.Close(code, reason)
+	actx, cancel := context.WithTimeout(k.ctx, socketAuthTimeout)
+	authed := k.serveFrame(actx, func(f inFrame) bool {
+		if f.T != "auth" {
+			c.Close(closeUnauthenticated, "send {\"t\":\"auth\",\"token\":…} first")
+			return false
+		}
+		var code websocket.StatusCode
+		var reason string
+		if vs, code, reason = s.visitorAuth(k, ws, f.Token); vs == nil {
+			c.Close(code, reason)
+			return false
+		}
+		return true
+	})
+	cancel()
+	if !authed {
+		if vs == nil {
+			c.Close(closeUnauthenticated, "send {\"t\":\"auth\",\"token\":…} first")
+		}
 		return
 	}
 	defer s.sockets.removeVisitor(vs.vid)
-	for {
-		f, ok := k.read(k.ctx)
-		if !ok {
-			return
-		}
-		if err := shallow(func() { vs.frame(f) }); err != nil {
-			s.log.Error("socket: panic handling a frame", "kind", "visitor", "err", err)
-			c.Close(websocket.StatusInternalError, "internal error")
-			return
-		}
+	for k.serveFrame(k.ctx, func(f inFrame) bool { vs.frame(f); return true }) {
 	}
 }
 
@@ -254,9 +249,12 @@ func (v *visitorSock) actor() chat.Actor { return chat.Actor{Kind: "visitor", ID
 func (v *visitorSock) frame(f inFrame) {
 	s, ctx := v.s, v.ctx
 	// Sends and subscriptions follow a merge at once (they must not reach the merged-away
-	// record); typing and read receipts use the id the last ping checked (tick).
-	var me string
-	if f.T == "sub" || f.T == "send" {
+	// record); typing and read receipts use the id the last ping checked (tick). A send to a
+	// conversation tries the id the socket knows first: the conversation's own visitor, checked
+	// in the message's transaction, says whether it is still right (a merge moves the
+	// conversations), and only when it is not is the record read again.
+	me := v.visitorID()
+	if f.T == "sub" || (f.T == "send" && f.Conv == "") {
 		var err error
 		if me, err = v.current(); err != nil {
 			v.sendErr(err, f.ID)
@@ -294,6 +292,12 @@ func (v *visitorSock) frame(f inFrame) {
 			conv, msg, first, err = s.chat.VisitorMessage(ctx, v.wsID, me, f.Text, f.ID)
 		} else {
 			conv, msg, err = s.chat.VisitorSend(ctx, v.wsID, me, f.Conv, f.Text, f.ID)
+			if errs.Is(err, errs.NotFound) {
+				if now, cerr := v.current(); cerr == nil && now != me {
+					me = now
+					conv, msg, err = s.chat.VisitorSend(ctx, v.wsID, me, f.Conv, f.Text, f.ID)
+				}
+			}
 		}
 		if err != nil {
 			v.sendErr(err, f.ID)
@@ -318,7 +322,7 @@ func (v *visitorSock) frame(f inFrame) {
 			v.adopt(survivor)
 		}
 		v.send(ack) // the message is stored: acknowledge before alerting anyone
-		if ws, err := s.workspaces.Get(ctx, v.wsID); err != nil {
+		if ws, err := s.workspaces.Cached(ctx, v.wsID); err != nil {
 			s.log.Warn("socket: after a visitor's message", "err", err, "conversation_id", conv.ID)
 		} else {
 			s.alertAfter(ctx, ws, v.ipKey, survivor, conv, msg, first)

@@ -50,6 +50,7 @@ type Store struct {
 	// this process's own changes drop them at once.
 	mu     sync.Mutex
 	bySite map[string]siteEntry
+	byID   map[string]siteEntry // Cached's entries, kept the same way
 }
 
 type siteEntry struct {
@@ -66,13 +67,14 @@ const maxSiteCache = 10_000
 
 // NewStore returns a Store on d.
 func NewStore(d *db.DB, clk clock.Clock) *Store {
-	return &Store{db: d, clk: clk, bySite: map[string]siteEntry{}}
+	return &Store{db: d, clk: clk, bySite: map[string]siteEntry{}, byID: map[string]siteEntry{}}
 }
 
-// forget drops a workspace from the site cache after a change.
+// forget drops a workspace from the caches after a change.
 func (s *Store) forget(w *Workspace) {
 	s.mu.Lock()
 	delete(s.bySite, w.SiteID)
+	delete(s.byID, w.ID)
 	s.mu.Unlock()
 }
 
@@ -144,6 +146,30 @@ func (s *Store) Get(ctx context.Context, wsID string) (*Workspace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("workspace.Get: %w", err)
 	}
+	return w, nil
+}
+
+// Cached is Get for hot paths (every chat message asks): it answers from memory for up to
+// SiteCacheTTL, like BySiteID, and this process's own changes drop the entry at once. The answer
+// is shared between callers, who must not modify it. It returns errs.NotFound for an unknown id.
+func (s *Store) Cached(ctx context.Context, wsID string) (*Workspace, error) {
+	now := time.Now() // wall time, as in BySiteID
+	s.mu.Lock()
+	e, ok := s.byID[wsID]
+	s.mu.Unlock()
+	if ok && now.Sub(e.at) < SiteCacheTTL {
+		return e.w, nil
+	}
+	w, err := s.Get(ctx, wsID)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if len(s.byID) >= maxSiteCache {
+		clear(s.byID)
+	}
+	s.byID[wsID] = siteEntry{w: w, at: now}
+	s.mu.Unlock()
 	return w, nil
 }
 
