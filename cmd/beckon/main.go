@@ -186,6 +186,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil {
 		return err
 	}
+	if err := seedRouting(ctx, a, info); err != nil {
+		return fmt.Errorf("demo: routing: %w", err)
+	}
 	fmt.Fprintf(stdout, `
 Beckon demo is running.
 
@@ -439,4 +442,26 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// seedRouting publishes the demo's routing (demo.RoutingConfig) the first time the demo runs;
+// later runs keep whatever the admin published since.
+func seedRouting(ctx context.Context, a *app.App, info *demo.Info) error {
+	if vs, err := a.Routing.Versions(ctx, info.WorkspaceID); err != nil || len(vs) > 0 {
+		return err
+	}
+	users, err := a.Identity.ListUsers(ctx, info.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	ids := map[string]string{}
+	for _, u := range users {
+		ids[u.Email] = u.ID
+	}
+	admin := ids[demo.AdminEmail]
+	if _, err := a.Routing.SaveDraft(ctx, info.WorkspaceID, admin, demo.RoutingConfig(ids)); err != nil {
+		return err
+	}
+	_, err = a.Routing.Publish(ctx, info.WorkspaceID, admin)
+	return err
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/beckonhq/beckon/internal/config"
 	"github.com/beckonhq/beckon/internal/db"
 	"github.com/beckonhq/beckon/internal/email"
+	"github.com/beckonhq/beckon/internal/errs"
 	"github.com/beckonhq/beckon/internal/field"
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/idverify"
@@ -34,6 +35,7 @@ import (
 	"github.com/beckonhq/beckon/internal/notify"
 	"github.com/beckonhq/beckon/internal/presence"
 	"github.com/beckonhq/beckon/internal/realtime"
+	"github.com/beckonhq/beckon/internal/routing"
 	"github.com/beckonhq/beckon/internal/secret"
 	"github.com/beckonhq/beckon/internal/timezone"
 	"github.com/beckonhq/beckon/internal/visitor"
@@ -59,6 +61,7 @@ type App struct {
 	Hub        *realtime.Hub
 	Presence   *presence.Service
 	Notify     *notify.Service // alert preferences, team channels, webhooks (N1–N3)
+	Routing    *routing.Service
 	Web        *web.Server
 }
 
@@ -178,6 +181,29 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		}
 		return a.Notify.Event(ctx, tx, ev.Space, ev.Kind, ev)
 	})
+	a.Routing = routing.New(routing.Options{DB: a.DB, Clock: a.Clock, Log: log, Jobs: a.Jobs,
+		Env: a.routingEnv, Reps: a.routingReps, Visitor: a.routingVisitor,
+		Waiting: func(ctx context.Context, wsID, convID string) (bool, error) {
+			c, err := a.Chat.Get(ctx, wsID, convID)
+			if errs.Is(err, errs.NotFound) {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			return c.Status == chat.StatusOpen && !c.WaitingSince.IsZero(), nil
+		},
+		OnOffer: func(ctx context.Context, o routing.Offer) { a.Web.RoutingOffer(ctx, o) }})
+	// A conversation accepted or closed stops ringing, in the transaction of the change.
+	a.Chat.OnEvent(func(ctx context.Context, tx db.Queryer, ev chat.Event) error {
+		switch ev.Kind {
+		case "conversation.accepted":
+			return a.Routing.EndOffer(ctx, tx, ev.Space, ev.Conv, "accepted")
+		case "conversation.closed":
+			return a.Routing.EndOffer(ctx, tx, ev.Space, ev.Conv, "ended")
+		}
+		return nil
+	})
 	live, err := liveview.New(liveview.Options{Bus: a.Bus, Log: log, Clock: a.Clock, Sessions: a.Visitors, Fields: a.Fields,
 		Settings: func(ctx context.Context, wsID string) (workspace.Settings, error) {
 			w, err := a.Workspaces.Get(ctx, wsID)
@@ -208,7 +234,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		TrustedProxies: proxies,
 		Visitors:       a.Visitors, Tokens: visitor.NewTokens(key), Chat: a.Chat, Clock: a.Clock,
 		Fields: a.Fields, DB: a.DB, Secrets: a.Secrets, BaseURL: cfg.BaseURL,
-		Hub: a.Hub, Presence: a.Presence, Notify: a.Notify, LiveView: live,
+		Hub: a.Hub, Presence: a.Presence, Notify: a.Notify, LiveView: live, Routing: a.Routing,
 	}
 	a.Web = web.New(deps)
 	return a, nil

@@ -559,3 +559,38 @@ func (s *Store) Typing(ctx context.Context, wsID string, by Actor, convID string
 	s.publish(ctx, []outEvent{{ev: ev, subjects: []string{convSubject(wsID, c.ID)}}})
 	return nil
 }
+
+// Loads returns, by user id, how many open conversations each rep of the workspace takes part
+// in now (not having left): the load routing compares with a rep's cap. Reps without any are
+// left out.
+func (s *Store) Loads(ctx context.Context, wsID string) (map[string]int, error) {
+	out := map[string]int{}
+	rows, err := s.db.QueryContext(ctx, `SELECT p.user_id, COUNT(*) FROM conversation_participants p
+		JOIN conversations c ON c.id = p.conversation_id
+		WHERE p.workspace_id = $1 AND p.left_at = 0 AND c.status = 'open' GROUP BY p.user_id`, wsID)
+	if err != nil {
+		return nil, errs.Op("chat.Loads", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u string
+		var n int
+		if err := rows.Scan(&u, &n); err != nil {
+			return nil, errs.Op("chat.Loads", err)
+		}
+		out[u] = n
+	}
+	return out, errs.Op("chat.Loads", rows.Err())
+}
+
+// PreviousRep returns the rep who owned the visitor's latest conversation other than except
+// ("" when there is none): routing's "previous rep" (R1).
+func (s *Store) PreviousRep(ctx context.Context, wsID, visitorID, except string) (string, error) {
+	var rep string
+	err := s.db.QueryRowContext(ctx, `SELECT assignee_id FROM conversations WHERE workspace_id = $1 AND visitor_id = $2
+		AND id <> $3 AND assignee_id <> '' ORDER BY created_at DESC LIMIT 1`, wsID, visitorID, except).Scan(&rep)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return rep, errs.Op("chat.PreviousRep", err)
+}

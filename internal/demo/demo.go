@@ -160,3 +160,43 @@ func password() string {
 	}
 	return string(b)
 }
+
+// RoutingConfig is the demo workspace's routing (docs/ROUTING.md): a round-robin pool per sales
+// region — Riley for the Americas, Sam for EMEA, Dana for Asia-Pacific — chosen by the visitor's
+// region; a visitor from elsewhere, or whose regional rep cannot chat, goes to the least busy of
+// the three, and when nobody can chat, to email capture. users maps the demo users' email
+// addresses to their ids.
+func RoutingConfig(users map[string]string) []byte {
+	riley, sam, dana := users["riley@acme.example"], users["sam@acme.example"], users["dana@acme.example"]
+	cfg := map[string]any{
+		"territories": []any{map[string]any{"name": "DACH", "countries": []string{"DE", "AT", "CH"}}},
+		"pools": []any{
+			pool("amer", "Americas", riley), pool("emea", "EMEA", sam), pool("apac", "Asia-Pacific", dana),
+			map[string]any{"id": "everyone", "name": "Everyone", "strategy": "least_busy",
+				"members":  []any{map[string]any{"user_id": riley}, map[string]any{"user_id": sam}, map[string]any{"user_id": dana}},
+				"fallback": map[string]any{"kind": "capture"}},
+		},
+		"rules": []any{
+			region("amer", "Americas visitors", "AMER"),
+			region("emea", "EMEA visitors", "EMEA"),
+			region("apac", "Asia-Pacific visitors", "APAC"),
+		},
+		"default":      map[string]any{"kind": "pool", "pool": "everyone"},
+		"ring_seconds": 30,
+		"max_chats":    3,
+	}
+	b, _ := json.Marshal(cfg)
+	return b
+}
+
+func pool(id, name, member string) map[string]any {
+	return map[string]any{"id": id, "name": name, "strategy": "round_robin",
+		"members":  []any{map[string]any{"user_id": member}},
+		"fallback": map[string]any{"kind": "pool", "pool": "everyone"}}
+}
+
+func region(pool, name, region string) map[string]any {
+	return map[string]any{"id": pool, "name": name,
+		"when": map[string]any{"subject": "geo.region", "op": "eq", "value": region},
+		"then": map[string]any{"kind": "pool", "pool": pool}}
+}

@@ -53,12 +53,17 @@ const (
 	// Team channels and outbound webhooks (N3): admins only.
 	ScopeChannelsRead  Scope = "channels:read"
 	ScopeChannelsWrite Scope = "channels:write"
+	// Routing (R1–R6): read the configuration, simulate, replay and report; write: save the
+	// draft and publish. Admins only.
+	ScopeRoutingRead  Scope = "routing:read"
+	ScopeRoutingWrite Scope = "routing:write"
 )
 
 // AllScopes lists every scope.
 var AllScopes = []Scope{ScopeUsersRead, ScopeUsersWrite, ScopeWorkspaceRead, ScopeWorkspaceWrite,
 	ScopeTokensRead, ScopeTokensWrite, ScopeJobsRead, ScopeJobsWrite, ScopeProfileWrite, ScopeFieldsRead, ScopeFieldsWrite,
-	ScopeConversationsRead, ScopeConversationsWrite, ScopeVisitorsRead, ScopeChannelsRead, ScopeChannelsWrite}
+	ScopeConversationsRead, ScopeConversationsWrite, ScopeVisitorsRead, ScopeChannelsRead, ScopeChannelsWrite,
+	ScopeRoutingRead, ScopeRoutingWrite}
 
 // roleScopes is what each role may do. A rep manages their own profile and tokens (the handlers
 // check ownership) and reads colleagues and the workspace.

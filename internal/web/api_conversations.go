@@ -408,15 +408,25 @@ func (s *Server) alertAfter(ctx context.Context, ws *workspace.Workspace, ip, vi
 		s.alert(ctx, ws.ID, notify.Alert{Stream: "live", Title: who + " wrote", Body: preview(msg.Text), Conv: conv.ID, Visitor: visitorID, To: to})
 		return
 	}
+	if ok, _ := s.convAlerts.allow(ws.ID + "|" + ip); !ok {
+		s.log.WarnContext(ctx, "too many new conversations from one address: not routing", "workspace_id", ws.ID)
+		return
+	}
+	if s.deps.Routing != nil {
+		// The routing engine decides who is rung; RoutingOffer alerts them and tells the visitor.
+		if _, err := s.deps.Routing.Route(ctx, ws.ID, conv.ID, visitorID); err == nil {
+			return
+		} else {
+			s.log.ErrorContext(ctx, "routing failed: alerting every available rep instead", "err", err.Error(), "conversation_id", conv.ID)
+		}
+	}
 	avail, err := s.deps.Presence.Available(ctx, ws.ID)
 	if err != nil {
 		s.log.WarnContext(ctx, "reading who is available failed", "err", err.Error())
 	}
-	if ok, _ := s.convAlerts.allow(ws.ID + "|" + ip); ok {
+	{
 		s.alert(ctx, ws.ID, notify.Alert{Stream: "waiting", Title: who + " is waiting for a rep", Body: preview(msg.Text),
 			Conv: conv.ID, Visitor: visitorID, To: avail})
-	} else {
-		s.log.WarnContext(ctx, "too many new conversations from one address: not alerting", "workspace_id", ws.ID)
 	}
 	if err == nil && len(avail) == 0 {
 		if _, err := s.chat.BotMessage(ctx, ws.ID, conv.ID, ws.Name, OfflineReply); err != nil {

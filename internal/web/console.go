@@ -58,7 +58,7 @@ type staticFile struct {
 }
 
 // consolePages are the page templates; each is parsed together with layout.html.
-var consolePages = []string{"login", "activate", "home", "profile", "users", "messenger", "error", "inbox", "live", "visitor", "alerts", "channels", "chatsettings"}
+var consolePages = []string{"login", "activate", "home", "profile", "users", "messenger", "error", "inbox", "live", "visitor", "alerts", "channels", "chatsettings", "routing", "routing_report"}
 
 // newConsole parses the embedded templates and hashes the static files. Both are compiled into
 // the binary, so a failure is a programming error that every test run finds: it panics.

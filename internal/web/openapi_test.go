@@ -18,6 +18,7 @@ import (
 
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/jobs"
+	"github.com/beckonhq/beckon/internal/routing"
 	"github.com/beckonhq/beckon/internal/testkit"
 )
 
@@ -482,6 +483,10 @@ func TestOpenAPIContract(t *testing.T) {
 	h := newHarness(t, testkit.SQLite(t))
 	ctx := context.Background()
 
+	// Routing, and a conversation it routed with the built-in default (nothing is published yet).
+	wireRouting(t, h)
+	routedConv := routedConversation(t, h, "Hello")
+
 	// Two jobs with a secret payload, so that the jobs list has items and a next page.
 	h.s.jobs.Register("test.contract", func(context.Context, *jobs.Job) error { return nil }, 3)
 	var jobIDs []string
@@ -519,6 +524,32 @@ func TestOpenAPIContract(t *testing.T) {
 		{"PATCH", "/api/v1/workspace", "/api/v1/workspace", map[string]any{"allowed_origins": []string{"https://www.acme.example"}}, 200},
 		{"POST", "/api/v1/tokens", "/api/v1/tokens", map[string]any{"name": "contract", "scopes": []string{"users:read"}}, 201},
 		{"POST", "/api/v1/tokens", "/api/v1/tokens", map[string]any{"name": "contract", "scopes": []string{}}, 422},
+		// Routing (docs/ROUTING.md).
+		{"GET", "/api/v1/routing/config", "/api/v1/routing/config", nil, 200},
+		{"PUT", "/api/v1/routing/config", "/api/v1/routing/config", contractRoutingConfig(h.admin.ID), 200},
+		{"PUT", "/api/v1/routing/config", "/api/v1/routing/config", map[string]any{"ring_seconds": 5}, 422},
+		{"PUT", "/api/v1/routing/config", "/api/v1/routing/config", `{"pools": [`, 400},
+		{"PUT", "/api/v1/routing/config", "/api/v1/routing/config", `{"x": "` + strings.Repeat("a", routing.MaxConfigSize) + `"}`, 413},
+		{"POST", "/api/v1/routing/publish", "/api/v1/routing/publish", nil, 201},
+		{"POST", "/api/v1/routing/publish", "/api/v1/routing/publish", nil, 409},
+		{"GET", "/api/v1/routing/config", "/api/v1/routing/config", nil, 200},
+		{"GET", "/api/v1/routing/versions", "/api/v1/routing/versions", nil, 200},
+		{"GET", "/api/v1/routing/versions/{version}", "/api/v1/routing/versions/1", nil, 200},
+		{"GET", "/api/v1/routing/versions/{version}", "/api/v1/routing/versions/2", nil, 404},
+		{"GET", "/api/v1/routing/subjects", "/api/v1/routing/subjects", nil, 200},
+		{"POST", "/api/v1/routing/simulate", "/api/v1/routing/simulate", map[string]any{"visitor": map[string]any{"country": "DE"},
+			"reps": map[string]any{h.admin.ID: map[string]any{"status": "available"}}}, 200},
+		{"POST", "/api/v1/routing/simulate", "/api/v1/routing/simulate", map[string]any{"visitor": map[string]any{"country": "US"}}, 200},
+		{"POST", "/api/v1/routing/simulate", "/api/v1/routing/simulate", map[string]any{"reps": map[string]any{"usr_nobody": map[string]any{}}}, 422},
+		{"POST", "/api/v1/routing/simulate", "/api/v1/routing/simulate", map[string]any{"config": "x"}, 400},
+		{"POST", "/api/v1/routing/simulate", "/api/v1/routing/simulate", `{"config": {"x": "` + strings.Repeat("a", routing.MaxConfigSize) + `"}}`, 413},
+		{"POST", "/api/v1/routing/replay", "/api/v1/routing/replay", map[string]any{"days": 1}, 200},
+		{"POST", "/api/v1/routing/replay", "/api/v1/routing/replay", map[string]any{"days": 91}, 422},
+		{"POST", "/api/v1/routing/replay", "/api/v1/routing/replay", map[string]any{"weeks": 1}, 400},
+		{"GET", "/api/v1/routing/report", "/api/v1/routing/report", nil, 200},
+		{"GET", "/api/v1/routing/report", "/api/v1/routing/report?from=yesterday", nil, 422},
+		{"GET", "/api/v1/conversations/{id}/routing", "/api/v1/conversations/" + routedConv + "/routing", nil, 200},
+		{"GET", "/api/v1/conversations/{id}/routing", "/api/v1/conversations/conv_nobody/routing", nil, 404},
 	} {
 		o, ok := d.operation(c.method, c.template)
 		if !ok {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"github.com/beckonhq/beckon/internal/identity"
+	"github.com/beckonhq/beckon/internal/routing"
 )
 
 // routes is the whole HTTP surface of Beckon, one line a route.
@@ -75,6 +76,17 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/api/v1/conversations/{id}/close", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiClose},
 		{method: "POST", pattern: "/api/v1/conversations/{id}/reopen", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiReopen},
 		{method: "POST", pattern: "/api/v1/conversations/{id}/transcript", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiTranscript},
+		{method: "GET", pattern: "/api/v1/conversations/{id}/routing", auth: authAPI, scope: identity.ScopeConversationsRead, h: s.apiConversationRouting},
+		// Routing (docs/ROUTING.md).
+		{method: "GET", pattern: "/api/v1/routing/config", auth: authAPI, scope: identity.ScopeRoutingRead, h: s.apiGetRoutingConfig},
+		{method: "PUT", pattern: "/api/v1/routing/config", auth: authAPI, scope: identity.ScopeRoutingWrite, h: s.apiPutRoutingConfig, bodyLimit: routing.MaxConfigSize},
+		{method: "POST", pattern: "/api/v1/routing/publish", auth: authAPI, scope: identity.ScopeRoutingWrite, h: s.apiPublishRouting},
+		{method: "GET", pattern: "/api/v1/routing/versions", auth: authAPI, scope: identity.ScopeRoutingRead, h: s.apiRoutingVersions},
+		{method: "GET", pattern: "/api/v1/routing/versions/{version}", auth: authAPI, scope: identity.ScopeRoutingRead, h: s.apiRoutingVersion},
+		{method: "GET", pattern: "/api/v1/routing/subjects", auth: authAPI, scope: identity.ScopeRoutingRead, h: s.apiRoutingSubjects},
+		{method: "POST", pattern: "/api/v1/routing/simulate", auth: authAPI, scope: identity.ScopeRoutingRead, h: s.apiSimulateRouting, bodyLimit: routing.MaxSimulateBody},
+		{method: "POST", pattern: "/api/v1/routing/replay", auth: authAPI, scope: identity.ScopeRoutingRead, h: s.apiReplayRouting, bodyLimit: routing.MaxSimulateBody},
+		{method: "GET", pattern: "/api/v1/routing/report", auth: authAPI, scope: identity.ScopeRoutingRead, h: s.apiRoutingReport},
 		{method: "POST", pattern: "/api/v1/visitors/{id}/conversations", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiStartConversation},
 		{method: "GET", pattern: "/api/v1/me/presence", auth: authAPI, h: s.apiGetPresence},
 		{method: "PUT", pattern: "/api/v1/me/presence", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiSetPresence},
@@ -121,6 +133,8 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/settings/messenger/identity-secret", auth: authConsole, h: c.identitySecret},
 		{method: "GET", pattern: "/settings/chat", auth: authConsole, h: c.chatSettingsForm},
 		{method: "POST", pattern: "/settings/chat", auth: authConsole, h: c.chatSettings},
+		{method: "GET", pattern: "/settings/routing", auth: authConsole, h: c.routingPage},
+		{method: "GET", pattern: "/routing/report", auth: authConsole, h: c.routingReportPage},
 		{method: "GET", pattern: "/users", auth: authConsole, h: c.users},
 		{method: "POST", pattern: "/users/invite", auth: authConsole, h: c.invite},
 		{method: "POST", pattern: "/users/{id}/role", auth: authConsole, h: c.setRole},

@@ -12,6 +12,7 @@ import (
 	"github.com/beckonhq/beckon/internal/field"
 	"github.com/beckonhq/beckon/internal/presence"
 	"github.com/beckonhq/beckon/internal/realtime"
+	"github.com/beckonhq/beckon/internal/routing"
 	"github.com/beckonhq/beckon/internal/secret"
 	"github.com/beckonhq/beckon/internal/visitor"
 	"log/slog"
@@ -67,6 +68,7 @@ type Deps struct {
 	// Real time (docs/REALTIME.md); handlers read these as s.deps.X.
 	Hub      *realtime.Hub      // shares bus subscriptions among this replica's sockets
 	Presence *presence.Service  // reps' presence (C3)
+	Routing  *routing.Service   // who is rung for a new conversation (R1–R6); nil: every available rep
 	Notify   *notify.Service    // alert preferences, team channels and webhooks (N1–N3); nil: their routes answer 503
 	LiveView *liveview.Registry // Live View (V5): GET /api/v1/live, the rep socket's "live" frames; nil: 503
 }

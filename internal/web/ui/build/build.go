@@ -13,8 +13,10 @@ import (
 
 // Entries maps each built file (its name in internal/web/static) to its entry point in src/.
 var Entries = map[string]string{
-	"inbox.js": "inbox.ts",
-	"live.js":  "live.ts",
+	"inbox.js":          "inbox.ts",
+	"live.js":           "live.ts",
+	"routing.js":        "routing.ts",
+	"routing_report.js": "routing_report.ts",
 }
 
 // Build builds every entry of dir/src (dir is internal/web/ui) and returns the built files by

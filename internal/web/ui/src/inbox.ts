@@ -5,7 +5,7 @@
 
 import { api, ApiError, clientID, message } from './api';
 import { Alert, ToastAction } from './alerts';
-import { ago, append, byId, clear, clockTime, countryName, duration, editable, h, linkify, num, setText, str } from './dom';
+import { ago, append, byId, clear, clockTime, countryName, duration, editable, h, linkify, num, parseTime, setText, str } from './dom';
 import {
   before,
   Card,
@@ -20,6 +20,7 @@ import {
   streams,
 } from './model';
 import { Rep, startRep } from './rep';
+import { decisionView, outcomeText } from './routing_trace';
 import { Frame } from './socket';
 
 const root = byId('inbox');
@@ -360,6 +361,55 @@ function renderVisitor(c: Conversation): void {
   visitorBox.hidden = false;
 }
 
+// ---- Why this rep? The conversation's routing decisions (R4)
+
+const whyBox = byId<HTMLDetailsElement>('why');
+const whyBody = byId('why-body');
+const whyShort = byId('why-short');
+const whyCache = new Map<string, any[]>();
+let whySeq = 0;
+let whyTimer = 0;
+
+/** loadWhy reads a conversation's routing decisions and shows them when it is the open one. */
+async function loadWhy(id: string): Promise<void> {
+  const mine = ++whySeq;
+  let recs: any[];
+  try {
+    const j = await api('GET', '/api/v1/conversations/' + encodeURIComponent(id) + '/routing');
+    recs = Array.isArray(j && j.decisions) ? j.decisions : [];
+  } catch (e) {
+    return; // routing is not available here, or the conversation is gone: nothing to explain
+  }
+  whyCache.set(id, recs);
+  if (mine == whySeq && id == current) renderWhy();
+}
+
+/** whySoon reloads the open conversation's decisions shortly (a reroute may have added one). */
+function whySoon(): void {
+  clearTimeout(whyTimer);
+  whyTimer = window.setTimeout(() => current && loadWhy(current), 500);
+}
+
+function renderWhy(): void {
+  const recs = current ? whyCache.get(current) : undefined;
+  clear(whyBody);
+  if (!recs || !recs.length) {
+    whyBox.hidden = true;
+    setText(whyShort, '');
+    return;
+  }
+  whyBox.hidden = false;
+  setText(whyShort, '· ' + outcomeText(recs[recs.length - 1]));
+  recs.forEach((r, i) => {
+    const attempt = num(r && r.attempt) || i + 1;
+    const at = parseTime(r && r.created_at);
+    const heading = attempt <= 1 ? 'First routing' : 'Reroute ' + (attempt - 1) + ': the reps rung before did not answer';
+    const version = num(r && r.version);
+    const meta = [at ? clockTime(at) : '', version ? 'routing version ' + version : 'built-in routing'].filter((x) => x).join(' · ');
+    whyBody.appendChild(decisionView(r, { heading, meta, compact: true }));
+  });
+}
+
 // ---- The open conversation
 
 function msgsOf(conv: string): Map<number, Message> {
@@ -406,7 +456,9 @@ async function select(id: string, focusList = false): Promise<void> {
   adopted = true;
   if (!adopt) renderMessages(true);
   renderConv();
+  renderWhy();
   loadCards([c.visitor_id], true);
+  loadWhy(id);
   follow(id);
   loadHistory(id, adopt).then(() => {
     if (adopt && current == id) renderMessages(true);
@@ -578,6 +630,7 @@ function renderConv(): void {
   convBox.hidden = !c;
   if (!c) {
     visitorBox.hidden = true;
+    whyBox.hidden = true;
     return;
   }
   setText(convTitle, visitorName(c));
@@ -973,6 +1026,7 @@ socket.on('conv', (f: Frame) => {
   if (prev) c.visitor_read_seq = Math.max(c.visitor_read_seq, prev.visitor_read_seq);
   convs.set(c.id, c);
   place(c);
+  if (c.id == current) whySoon();
   // Follow new conversations of mine in the background; stop following those I left.
   if (c.status == 'open' && isParticipant(c, me)) {
     if (!lastSeq.has(c.id)) follow(c.id);

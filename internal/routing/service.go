@@ -1,0 +1,517 @@
+package routing
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/beckonhq/beckon/internal/clock"
+	"github.com/beckonhq/beckon/internal/db"
+	"github.com/beckonhq/beckon/internal/errs"
+	"github.com/beckonhq/beckon/internal/id"
+	"github.com/beckonhq/beckon/internal/jobs"
+)
+
+// RingJob is the job kind that reroutes a conversation whose rung reps did not accept in time.
+const RingJob = "routing.ring"
+
+// Options wires a Service. The reads of other domains come through the functions the app
+// supplies, so that routing imports none of them.
+type Options struct {
+	DB    *db.DB
+	Clock clock.Clock
+	Log   *slog.Logger
+	Jobs  *jobs.Queue
+	// Env returns the workspace's visitor fields and users: what configurations are checked
+	// against and reps are named by.
+	Env func(ctx context.Context, wsID string) (Env, error)
+	// Reps returns, by user id, every user's state for a decision: presence and open load.
+	Reps func(ctx context.Context, wsID string) (map[string]RepState, error)
+	// Visitor returns what routing knows of a visitor (fields, session, place, target account,
+	// previous rep) and the user id of the visitor's account owner ("" when unknown).
+	Visitor func(ctx context.Context, wsID, visitorID string) (*Visitor, string, error)
+	// Waiting reports whether a conversation still waits for a rep (open, nobody accepted).
+	Waiting func(ctx context.Context, wsID, convID string) (bool, error)
+	// OnOffer runs after each decision commits, first routing and reroutes alike, on the
+	// replica that made it: it rings the offered reps and tells the visitor.
+	OnOffer func(ctx context.Context, o Offer)
+}
+
+// Offer is a committed decision for a conversation, for OnOffer.
+type Offer struct {
+	WorkspaceID    string
+	ConversationID string
+	VisitorID      string
+	DecisionID     string
+	Attempt        int
+	Decision       Decision
+	// Position is the visitor's place in line: 1 + the conversations rung before it that still
+	// wait for the same pool (or team, or reps); 0 when the outcome is not an offer.
+	Position int
+	// RingSeconds is how long the rung reps have before the next are tried.
+	RingSeconds int
+}
+
+// Service routes conversations (R1–R5): it keeps the configuration's draft and published
+// versions, decides with the published one, keeps the round-robin ledger, stores every
+// decision with its trace, rings and reroutes, and simulates and replays without side effects.
+type Service struct {
+	db   *db.DB
+	clk  clock.Clock
+	log  *slog.Logger
+	jobs *jobs.Queue
+	opt  Options
+
+	mu    sync.Mutex
+	cache map[string]cached // by workspace: the compiled configuration in force
+}
+
+type cached struct {
+	version int
+	c       *Compiled
+	at      time.Time
+}
+
+// cacheTTL is how long a compiled configuration is used before the newest version number is
+// read again: another replica's publish takes effect here within it.
+const cacheTTL = 2 * time.Second
+
+// New returns a Service and registers its ring-timeout job with the queue.
+func New(o Options) *Service {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	s := &Service{db: o.DB, clk: o.Clock, log: o.Log, jobs: o.Jobs, opt: o, cache: map[string]cached{}}
+	if o.Jobs != nil {
+		o.Jobs.Register(RingJob, s.ringTimeout, 5)
+	}
+	return s
+}
+
+// forget drops a workspace's compiled configuration (after a publish here).
+func (s *Service) forget(wsID string) {
+	s.mu.Lock()
+	delete(s.cache, wsID)
+	s.mu.Unlock()
+}
+
+// Current returns the configuration in force and its version: the newest published version,
+// or (version 0) the built-in default — every rep and admin rung at once — when none is.
+func (s *Service) Current(ctx context.Context, wsID string) (*Compiled, int, error) {
+	now := time.Now() // a cache's age: wall time
+	s.mu.Lock()
+	e, ok := s.cache[wsID]
+	s.mu.Unlock()
+	if ok && now.Sub(e.at) < cacheTTL {
+		return e.c, e.version, nil
+	}
+	v, err := latestNumber(ctx, s.db, wsID)
+	if err != nil {
+		return nil, 0, errs.Op("routing.Current", err)
+	}
+	if ok && v == e.version && v > 0 {
+		e.at = now
+	} else {
+		env, err := s.opt.Env(ctx, wsID)
+		if err != nil {
+			return nil, 0, errs.Op("routing.Current", err)
+		}
+		var c *Compiled
+		if v == 0 {
+			c, err = CompileConfig(DefaultConfig(env), env)
+		} else {
+			var body []byte
+			if v, body, err = latestVersion(ctx, s.db, wsID); err == nil {
+				c, err = Load(body, env)
+			}
+		}
+		if err != nil {
+			return nil, 0, errs.Op("routing.Current", err)
+		}
+		e = cached{version: v, c: c, at: now}
+	}
+	s.mu.Lock()
+	s.cache[wsID] = e
+	s.mu.Unlock()
+	return e.c, e.version, nil
+}
+
+// DefaultConfig is the configuration of a workspace that has published none: one team of every
+// active user who takes chats, rung all at once, the first to accept taking the visitor (as a
+// small team works before anyone sets routing up); with nobody to ring, email capture.
+func DefaultConfig(env Env) Config {
+	var members []string
+	for id, u := range env.Users {
+		if u.Active && u.Role != RoleMeetingsOnly {
+			members = append(members, id)
+		}
+	}
+	slices.Sort(members)
+	cfg := Config{Default: Target{Kind: KindCapture}}
+	if len(members) > 0 {
+		cfg.Teams = []Team{{ID: "everyone", Name: "Everyone", Members: members}}
+		cfg.Default = Target{Kind: KindTeam, Team: "everyone"}
+	}
+	return cfg
+}
+
+// GetDraft returns the workspace's draft: the saved one, else the newest published version,
+// else an empty configuration.
+func (s *Service) GetDraft(ctx context.Context, wsID string) (*Draft, error) {
+	pub, pubBody, err := latestVersion(ctx, s.db, wsID)
+	if err != nil {
+		return nil, errs.Op("routing.GetDraft", err)
+	}
+	d := &Draft{Published: pub}
+	var body string
+	var at int64
+	err = s.db.QueryRowContext(ctx, `SELECT body, updated_by, updated_at FROM routing_drafts WHERE workspace_id = $1`, wsID).
+		Scan(&body, &d.UpdatedBy, &at)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if pubBody != nil {
+			d.Body = pubBody
+		} else {
+			d.Body = emptyConfig()
+		}
+	case err != nil:
+		return nil, errs.Op("routing.GetDraft", err)
+	default:
+		d.Body, d.UpdatedAt = json.RawMessage(body), db.Time(at)
+		d.Unpublished = pubBody == nil || string(pubBody) != body
+	}
+	return d, nil
+}
+
+func emptyConfig() json.RawMessage {
+	b, _ := json.Marshal(normalized(Config{Default: Target{Kind: KindCapture}}))
+	return b
+}
+
+// normalized fills a configuration's defaults so that it is stored and shown as it routes.
+func normalized(cfg Config) Config {
+	if cfg.RingSeconds == 0 {
+		cfg.RingSeconds = DefaultRingSeconds
+	}
+	if cfg.MaxChats == 0 {
+		cfg.MaxChats = DefaultMaxChats
+	}
+	for _, l := range []*[]Territory{&cfg.Territories} {
+		if *l == nil {
+			*l = []Territory{}
+		}
+	}
+	if cfg.Teams == nil {
+		cfg.Teams = []Team{}
+	}
+	if cfg.Pools == nil {
+		cfg.Pools = []Pool{}
+	}
+	if cfg.Rules == nil {
+		cfg.Rules = []Rule{}
+	}
+	return cfg
+}
+
+// SaveDraft checks raw and stores it as the workspace's draft (normalised). It returns the
+// configuration's errors (errs.Malformed, errs.Invalid naming the JSON path of the bad part,
+// errs.TooLarge) and stores nothing then.
+func (s *Service) SaveDraft(ctx context.Context, wsID, userID string, raw []byte) (*Draft, error) {
+	env, err := s.opt.Env(ctx, wsID)
+	if err != nil {
+		return nil, errs.Op("routing.SaveDraft", err)
+	}
+	c, err := Compile(raw, env)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(normalized(c.Config()))
+	if err != nil {
+		return nil, errs.Op("routing.SaveDraft", err)
+	}
+	now := s.clk.Now()
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO routing_drafts (workspace_id, body, updated_by, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (workspace_id) DO UPDATE SET body = excluded.body, updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+		wsID, string(body), userID, db.Micro(now)); err != nil {
+		return nil, errs.Op("routing.SaveDraft", err)
+	}
+	return s.GetDraft(ctx, wsID)
+}
+
+// Publish makes the draft the configuration in force, as a new version, and returns it. It
+// returns the draft's errors when it no longer passes (a rep it names was deactivated since),
+// and errs.Conflict when there is no draft or it equals the published version.
+func (s *Service) Publish(ctx context.Context, wsID, userID string) (*Version, error) {
+	env, err := s.opt.Env(ctx, wsID)
+	if err != nil {
+		return nil, errs.Op("routing.Publish", err)
+	}
+	var out *Version
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var body string
+		err := tx.QueryRowContext(ctx, `SELECT body FROM routing_drafts WHERE workspace_id = $1`, wsID).Scan(&body)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.E(errs.Conflict, "there is no draft to publish; save one first")
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := Compile([]byte(body), env); err != nil {
+			return err
+		}
+		v, pub, err := latestVersion(ctx, tx, wsID)
+		if err != nil {
+			return err
+		}
+		if pub != nil && string(pub) == body {
+			return errs.E(errs.Conflict, "the draft is the same as version %d, which is in force", v)
+		}
+		now := s.clk.Now()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO routing_versions (workspace_id, version, body, published_by, published_at)
+			VALUES ($1, $2, $3, $4, $5)`, wsID, v+1, body, userID, db.Micro(now)); err != nil {
+			return err
+		}
+		out = &Version{Version: v + 1, Body: json.RawMessage(body), PublishedBy: userID, PublishedAt: now}
+		return nil
+	})
+	if err != nil {
+		return nil, errs.Op("routing.Publish", err)
+	}
+	s.forget(wsID)
+	return out, nil
+}
+
+// Route decides where a conversation's visitor goes (its first routing), records the decision
+// with its trace, rings the offered reps until the ring timeout and tells OnOffer. It returns
+// the offer; an error leaves nothing recorded.
+func (s *Service) Route(ctx context.Context, wsID, convID, visitorID string) (*Offer, error) {
+	o, err := s.decide(ctx, wsID, convID, visitorID, 1, nil)
+	if err != nil {
+		return nil, errs.Op("routing.Route", err)
+	}
+	return o, nil
+}
+
+// decide runs one decision and records it atomically with its ledger turn and the offer.
+func (s *Service) decide(ctx context.Context, wsID, convID, visitorID string, attempt int, exclude map[string]bool) (*Offer, error) {
+	c, version, err := s.Current(ctx, wsID)
+	if err != nil {
+		return nil, err
+	}
+	facts, owner, err := s.opt.Visitor(ctx, wsID, visitorID)
+	if err != nil {
+		return nil, fmt.Errorf("the visitor's facts: %w", err)
+	}
+	reps, err := s.opt.Reps(ctx, wsID)
+	if err != nil {
+		return nil, fmt.Errorf("the reps' state: %w", err)
+	}
+	if attempt > MaxAttempts {
+		// Rung round long enough: every rep counts as tried, so the fallback chain ends in
+		// the booker or email capture.
+		exclude = make(map[string]bool, len(reps))
+		for u := range reps {
+			exclude[u] = true
+		}
+	}
+	ledger, err := readLedger(ctx, s.db, wsID, "")
+	if err != nil {
+		return nil, fmt.Errorf("the ledger: %w", err)
+	}
+	in := Input{Facts: facts, Owner: owner, Reps: reps, Ledger: ledger, Exclude: exclude}
+	d := c.Decide(in)
+	rec := Record{ID: id.New("rtd"), ConversationID: convID, VisitorID: visitorID, Version: version, Attempt: attempt}
+	now := s.clk.Now()
+	ring := c.Config().RingSeconds
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var turn int64
+		if len(d.Turns) > 0 {
+			pool := d.Turns[0].PoolID
+			turns, err := lockPool(ctx, s.db, tx, wsID, pool)
+			if err != nil {
+				return err
+			}
+			// Another replica may have taken a turn of this pool since the snapshot: decide
+			// again on the pool's state as locked.
+			fresh, err := readLedger(ctx, tx, wsID, pool)
+			if err != nil {
+				return err
+			}
+			in.Ledger = ledger.Clone()
+			if pl := fresh[pool]; pl != nil {
+				in.Ledger[pool] = pl
+			} else {
+				delete(in.Ledger, pool)
+			}
+			d = c.Decide(in)
+			if len(d.Turns) > 0 && d.Turns[0].PoolID == pool {
+				if turn, err = applyTurns(ctx, tx, wsID, d.Turns, turns); err != nil {
+					return err
+				}
+			} else if len(d.Turns) > 0 {
+				return errs.E(errs.Unavailable, "routing changed under the decision; try again")
+			}
+		}
+		rec.RuleID, rec.PoolID, rec.Strategy, rec.Outcome, rec.Offered, rec.Turn, rec.Trace, rec.CreatedAt =
+			d.RuleID, d.PoolID, d.Strategy, d.Outcome, d.Offer, turn, d.Trace, now
+		if rec.Offered == nil {
+			rec.Offered = []string{}
+		}
+		stored := in
+		stored.Ledger = nil // replay keeps a ledger of its own
+		input, err := json.Marshal(stored)
+		if err != nil {
+			return err
+		}
+		offered, _ := json.Marshal(rec.Offered)
+		trace, err := json.Marshal(rec.Trace)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO routing_decisions (id, workspace_id, conversation_id, visitor_id, version, attempt,
+			rule_id, pool_id, strategy, outcome, offered, turn, input, trace, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			rec.ID, wsID, convID, visitorID, version, attempt, rec.RuleID, rec.PoolID, rec.Strategy, rec.Outcome,
+			string(offered), turn, string(input), string(trace), db.Micro(now)); err != nil {
+			return err
+		}
+		tried := make([]string, 0, len(exclude)+len(rec.Offered))
+		for u := range exclude {
+			tried = append(tried, u)
+		}
+		tried = append(tried, rec.Offered...)
+		slices.Sort(tried)
+		tried = slices.Compact(tried)
+		triedJSON, _ := json.Marshal(tried)
+		status, expires := "exhausted", int64(0)
+		group := ""
+		switch {
+		case rec.PoolID != "":
+			group = "pool:" + rec.PoolID
+		case d.TeamID != "":
+			group = "team:" + d.TeamID
+		case len(rec.Offered) > 0:
+			group = "rep:" + rec.Offered[0]
+		}
+		if d.Outcome == OutcomeOffer {
+			status, expires = "ringing", db.Micro(now.Add(time.Duration(ring)*time.Second))
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO routing_offers (conversation_id, workspace_id, attempt, offered, tried, pool_id, status, expires_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (conversation_id) DO UPDATE SET attempt = excluded.attempt, offered = excluded.offered, tried = excluded.tried,
+				pool_id = excluded.pool_id, status = excluded.status, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
+			convID, wsID, attempt, string(offered), string(triedJSON), group, status, expires, db.Micro(now)); err != nil {
+			return err
+		}
+		if d.Outcome == OutcomeOffer && s.jobs != nil {
+			if _, err := s.jobs.Enqueue(ctx, tx, jobs.NewJob{WorkspaceID: wsID, Kind: RingJob,
+				Payload:   ringPayload{Workspace: wsID, Conversation: convID, Visitor: visitorID, Attempt: attempt},
+				RunAt:     now.Add(time.Duration(ring) * time.Second),
+				DedupeKey: fmt.Sprintf("%s:%s:%s:%d", RingJob, wsID, convID, attempt)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	o := &Offer{WorkspaceID: wsID, ConversationID: convID, VisitorID: visitorID, DecisionID: rec.ID, Attempt: attempt,
+		Decision: d, RingSeconds: ring}
+	if d.Outcome == OutcomeOffer {
+		if o.Position, err = s.Position(ctx, wsID, convID); err != nil {
+			s.log.WarnContext(ctx, "routing: reading the queue position failed", "err", err.Error())
+			o.Position = 1
+		}
+	}
+	if s.opt.OnOffer != nil {
+		s.opt.OnOffer(ctx, *o)
+	}
+	return o, nil
+}
+
+// Position returns the visitor's place in line for a ringing conversation: 1 + the ringing
+// conversations of the same pool, team or rep that began ringing earlier. It returns 0 when the
+// conversation is not ringing.
+func (s *Service) Position(ctx context.Context, wsID, convID string) (int, error) {
+	var group string
+	var at int64
+	err := s.db.QueryRowContext(ctx, `SELECT pool_id, updated_at FROM routing_offers WHERE conversation_id = $1 AND workspace_id = $2
+		AND status = 'ringing'`, convID, wsID).Scan(&group, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var ahead int
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM routing_offers WHERE workspace_id = $1 AND pool_id = $2
+		AND status = 'ringing' AND updated_at < $3 AND conversation_id <> $4`, wsID, group, at, convID).Scan(&ahead)
+	return ahead + 1, err
+}
+
+type ringPayload struct {
+	Workspace    string `json:"workspace_id"`
+	Conversation string `json:"conversation_id"`
+	Visitor      string `json:"visitor_id"`
+	Attempt      int    `json:"attempt"`
+}
+
+// MaxAttempts bounds the reroutes of one conversation; past it the visitor is offered email
+// capture rather than another round of ringing.
+const MaxAttempts = 20
+
+// ringTimeout reroutes a conversation whose rung reps did not accept within the ring timeout:
+// unless it was accepted, closed or rerouted since, the next decision excludes every rep tried.
+func (s *Service) ringTimeout(ctx context.Context, j *jobs.Job) error {
+	var p ringPayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return jobs.Permanent(fmt.Errorf("routing.ring: payload: %w", err))
+	}
+	var attempt int
+	var status, tried string
+	err := s.db.QueryRowContext(ctx, `SELECT attempt, status, tried FROM routing_offers WHERE conversation_id = $1 AND workspace_id = $2`,
+		p.Conversation, p.Workspace).Scan(&attempt, &status, &tried)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if status != "ringing" || attempt != p.Attempt {
+		return nil // accepted, closed or rerouted since
+	}
+	waiting, err := s.opt.Waiting(ctx, p.Workspace, p.Conversation)
+	if err != nil {
+		return err
+	}
+	if !waiting {
+		_, err := s.db.ExecContext(ctx, `UPDATE routing_offers SET status = 'ended', updated_at = $3
+			WHERE conversation_id = $1 AND workspace_id = $2 AND attempt = $4`, p.Conversation, p.Workspace, db.Micro(s.clk.Now()), attempt)
+		return err
+	}
+	var ex []string
+	if err := json.Unmarshal([]byte(tried), &ex); err != nil {
+		return jobs.Permanent(fmt.Errorf("routing.ring: tried: %w", err))
+	}
+	exclude := make(map[string]bool, len(ex))
+	for _, u := range ex {
+		exclude[u] = true
+	}
+	_, err = s.decide(ctx, p.Workspace, p.Conversation, p.Visitor, attempt+1, exclude)
+	return err
+}
+
+// EndOffer marks a conversation's offer accepted or ended, in the caller's transaction (the
+// chat change that accepted or closed it), so that its ring timeout does nothing.
+func (s *Service) EndOffer(ctx context.Context, q db.Queryer, wsID, convID, status string) error {
+	_, err := q.ExecContext(ctx, `UPDATE routing_offers SET status = $3, updated_at = $4
+		WHERE conversation_id = $1 AND workspace_id = $2 AND status = 'ringing'`, convID, wsID, status, db.Micro(s.clk.Now()))
+	return errs.Op("routing.EndOffer", err)
+}
