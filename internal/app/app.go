@@ -198,9 +198,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	a.Chat.OnEvent(func(ctx context.Context, tx db.Queryer, ev chat.Event) error {
 		switch ev.Kind {
 		case "conversation.accepted":
-			return a.Routing.EndOffer(ctx, tx, ev.Space, ev.Conv, "accepted")
+			by := ""
+			if ev.State != nil {
+				by = ev.State.AssigneeID
+			}
+			return a.Routing.EndOffer(ctx, tx, ev.Space, ev.Conv, "accepted", by)
 		case "conversation.closed":
-			return a.Routing.EndOffer(ctx, tx, ev.Space, ev.Conv, "ended")
+			return a.Routing.EndOffer(ctx, tx, ev.Space, ev.Conv, "ended", "")
 		}
 		return nil
 	})

@@ -565,9 +565,10 @@ func (s *Store) Typing(ctx context.Context, wsID string, by Actor, convID string
 // left out.
 func (s *Store) Loads(ctx context.Context, wsID string) (map[string]int, error) {
 	out := map[string]int{}
-	rows, err := s.db.QueryContext(ctx, `SELECT p.user_id, COUNT(*) FROM conversation_participants p
-		JOIN conversations c ON c.id = p.conversation_id
-		WHERE p.workspace_id = $1 AND p.left_at = 0 AND c.status = 'open' GROUP BY p.user_id`, wsID)
+	// From the open conversations (conversations_inbox) to their participants: a CROSS JOIN
+	// keeps SQLite from starting at every participant row the workspace ever had.
+	rows, err := s.db.QueryContext(ctx, `SELECT p.user_id, COUNT(*) FROM conversations c CROSS JOIN conversation_participants p
+		WHERE c.workspace_id = $1 AND c.status = 'open' AND p.conversation_id = c.id AND p.left_at = 0 GROUP BY p.user_id`, wsID)
 	if err != nil {
 		return nil, errs.Op("chat.Loads", err)
 	}

@@ -610,29 +610,32 @@ func (s *Service) record(ctx context.Context, j *jobs.Job, d *Delivery, c *Chann
 	if status == 0 {
 		status = d.LastStatus
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE notify_deliveries SET state = $1, attempts = $2, last_status = $3, last_error = $4,
-		not_before = $5, updated_at = $6, delivered_at = $7 WHERE id = $8 AND workspace_id = $9`,
-		state, attempts, status, o.msg, db.Micro(notBefore), db.Micro(now), delivered, d.ID, j.WorkspaceID)
-	if err != nil {
-		s.log.Error("notify: recording a delivery failed", "delivery", d.ID, "err", err)
-	}
-	switch {
-	case o.ok:
-		_, err = s.db.ExecContext(ctx, `UPDATE notify_channels SET failing = $1, last_success_at = $2 WHERE id = $3 AND workspace_id = $4`,
-			false, db.Micro(now), c.ID, j.WorkspaceID)
-		if err == nil {
+	// The delivery's outcome and its channel's state change together: whoever sees one sees
+	// the other.
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE notify_deliveries SET state = $1, attempts = $2, last_status = $3, last_error = $4,
+			not_before = $5, updated_at = $6, delivered_at = $7 WHERE id = $8 AND workspace_id = $9`,
+			state, attempts, status, o.msg, db.Micro(notBefore), db.Micro(now), delivered, d.ID, j.WorkspaceID); err != nil {
+			return err
+		}
+		if o.ok {
+			if _, err := tx.ExecContext(ctx, `UPDATE notify_channels SET failing = $1, last_success_at = $2 WHERE id = $3 AND workspace_id = $4`,
+				false, db.Micro(now), c.ID, j.WorkspaceID); err != nil {
+				return err
+			}
 			// The channel's old records go as new ones come, so the table needs no housekeeping.
-			_, err = s.db.ExecContext(ctx, `DELETE FROM notify_deliveries WHERE workspace_id = $1 AND channel_id = $2
+			_, err := tx.ExecContext(ctx, `DELETE FROM notify_deliveries WHERE workspace_id = $1 AND channel_id = $2
 				AND created_at < $3 AND state IN ('succeeded', 'failed')`, j.WorkspaceID, c.ID, db.Micro(now.Add(-DeliveryRetention)))
+			return err
 		}
-	default:
-		_, err = s.db.ExecContext(ctx, `UPDATE notify_channels SET failing = (failing OR $1), last_error = $2, last_error_at = $3
+		_, err := tx.ExecContext(ctx, `UPDATE notify_channels SET failing = (failing OR $1), last_error = $2, last_error_at = $3
 			WHERE id = $4 AND workspace_id = $5`, final, o.msg, db.Micro(now), c.ID, j.WorkspaceID)
-		if final {
-			s.log.Warn("notify: delivery failed", "channel", c.ID, "kind", c.Kind, "delivery", d.ID, "err", o.msg)
-		}
+		return err
+	})
+	if !o.ok && final {
+		s.log.Warn("notify: delivery failed", "channel", c.ID, "kind", c.Kind, "delivery", d.ID, "err", o.msg)
 	}
 	if err != nil {
-		s.log.Error("notify: recording a channel's state failed", "channel", c.ID, "err", err)
+		s.log.Error("notify: recording a delivery and its channel's state failed", "channel", c.ID, "delivery", d.ID, "err", err)
 	}
 }

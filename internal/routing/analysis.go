@@ -87,14 +87,28 @@ func (s *Service) Simulate(ctx context.Context, wsID string, req SimulateRequest
 	return &SimulateResult{Config: label, Decision: d}, nil
 }
 
-// checkVisitor bounds a sample visitor's size.
+// maxSampleText bounds each text of a sample visitor, in bytes: real URLs and fields fit.
+const maxSampleText = 2048
+
+// checkVisitor bounds a sample visitor's size: at most 200 fields, keys of 100 bytes, texts of
+// maxSampleText.
 func checkVisitor(v *Visitor) error {
 	if len(v.Fields) > 200 {
 		return errs.Field(errs.Invalid, "visitor.fields", "at most 200 fields")
 	}
 	for k, val := range v.Fields {
-		if len(k) > 100 || len(val) > 2000 {
-			return errs.Field(errs.Invalid, "visitor.fields."+k, "too long")
+		if len(k) > 100 || len(val) > maxSampleText {
+			return errs.Field(errs.Invalid, "visitor.fields."+k, "too long: at most %d bytes", maxSampleText)
+		}
+	}
+	se := &v.Session
+	for name, val := range map[string]string{"visitor.session.page_url": se.PageURL, "visitor.session.referrer": se.Referrer,
+		"visitor.session.landing_url": se.LandingURL, "visitor.session.utm_source": se.UTMSource, "visitor.session.utm_medium": se.UTMMedium,
+		"visitor.session.utm_campaign": se.UTMCampaign, "visitor.session.utm_term": se.UTMTerm, "visitor.session.utm_content": se.UTMContent,
+		"visitor.session.device": se.Device, "visitor.session.language": se.Language, "visitor.country": v.Country,
+		"visitor.region": v.Region, "visitor.previous_rep": v.PreviousRep} {
+		if len(val) > maxSampleText {
+			return errs.Field(errs.Invalid, name, "too long: at most %d bytes", maxSampleText)
 		}
 	}
 	return nil
@@ -196,27 +210,40 @@ func (s *Service) Replay(ctx context.Context, wsID string, req ReplayRequest) (*
 	}
 	to := s.clk.Now()
 	from := to.Add(-time.Duration(req.Days) * 24 * time.Hour)
-	inputs, err := db.All(ctx, s.db, func(row db.Scanner) (Input, error) {
-		var raw string
-		var in Input
-		if err := row.Scan(&raw); err != nil {
-			return in, err
-		}
-		err := json.Unmarshal([]byte(raw), &in)
-		return in, err
-	}, `SELECT input FROM routing_decisions WHERE workspace_id = $1 AND attempt = 1 AND created_at >= $2 AND created_at <= $3
-		ORDER BY created_at DESC LIMIT $4`, wsID, db.Micro(from), db.Micro(to), MaxReplay+1)
+	rep := &ReplayReport{From: from, To: to, Config: label}
+	// The newest MaxReplay first routings of the period, read oldest first, one at a time: both
+	// configurations decide each as it comes, so memory holds one input, not the period.
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM routing_decisions WHERE workspace_id = $1 AND attempt = 1
+		AND created_at >= $2 AND created_at <= $3`, wsID, db.Micro(from), db.Micro(to)).Scan(&total); err != nil {
+		return nil, errs.Op("routing.Replay", err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT input FROM routing_decisions WHERE workspace_id = $1 AND attempt = 1
+		AND created_at >= $2 AND created_at <= $3 ORDER BY created_at, id LIMIT $4 OFFSET $5`,
+		wsID, db.Micro(from), db.Micro(to), MaxReplay, max(0, total-MaxReplay))
 	if err != nil {
 		return nil, errs.Op("routing.Replay", err)
 	}
-	rep := &ReplayReport{From: from, To: to, Config: label}
-	if len(inputs) > MaxReplay {
-		inputs, rep.Truncated = inputs[:MaxReplay], true
+	defer rows.Close()
+	rt, ra := NewReplayer(tried), NewReplayer(actual)
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return nil, errs.Op("routing.Replay", err)
+		}
+		var in Input
+		if err := json.Unmarshal([]byte(raw), &in); err != nil {
+			return nil, errs.Op("routing.Replay", err)
+		}
+		rt.Add(in)
+		ra.Add(in)
+		rep.Decisions++
 	}
-	slices.Reverse(inputs) // oldest first, as they happened
-	rep.Decisions = len(inputs)
-	rep.Tried = Replay(tried, inputs)
-	rep.Actual = Replay(actual, inputs)
+	if err := rows.Err(); err != nil {
+		return nil, errs.Op("routing.Replay", err)
+	}
+	rep.Truncated = total > MaxReplay
+	rep.Tried, rep.Actual = rt.Result(), ra.Result()
 	return rep, nil
 }
 
@@ -227,18 +254,21 @@ type Report struct {
 	// Decisions counts every decision, reroutes included, by outcome.
 	Decisions map[string]int `json:"decisions"`
 	// Reps counts, by user id, the times routing offered them a visitor (each rep rung by a
-	// broadcast counts), with how many of those conversations they accepted.
+	// broadcast counts) and the routed conversations they accepted.
 	Reps []RepCount `json:"reps"`
 	// Pools are the pools that placed visitors in the period, with their members' shares and
 	// fairness (max − min and Gini over the members' offers, those never offered counted 0).
 	Pools []PoolCount `json:"pools"`
 }
 
-// RepCount is one rep's share of a period's routing.
+// RepCount is one rep's share of a period's routing: the times routing offered them a visitor,
+// and (in Report.Reps) the routed conversations of the period they accepted — their
+// assignments, whoever was rung.
 type RepCount struct {
-	UserID string `json:"user_id"`
-	Name   string `json:"name"`
-	Offers int    `json:"offers"`
+	UserID   string `json:"user_id"`
+	Name     string `json:"name"`
+	Offers   int    `json:"offers"`
+	Accepted int    `json:"accepted"`
 }
 
 // PoolCount is one pool's share of a period's routing.
@@ -265,18 +295,6 @@ func (s *Service) Report(ctx context.Context, wsID string, from, to time.Time) (
 	if to.Sub(from) > MaxReportRange {
 		return nil, errs.Field(errs.Invalid, "to", "a report covers at most 366 days")
 	}
-	type row struct {
-		pool, outcome, offered string
-	}
-	rows, err := db.All(ctx, s.db, func(r db.Scanner) (row, error) {
-		var x row
-		err := r.Scan(&x.pool, &x.outcome, &x.offered)
-		return x, err
-	}, `SELECT pool_id, outcome, offered FROM routing_decisions WHERE workspace_id = $1 AND created_at >= $2 AND created_at < $3`,
-		wsID, db.Micro(from), db.Micro(to))
-	if err != nil {
-		return nil, errs.Op("routing.Report", err)
-	}
 	c, _, err := s.Current(ctx, wsID)
 	if err != nil {
 		return nil, err
@@ -285,32 +303,64 @@ func (s *Service) Report(ctx context.Context, wsID string, from, to time.Time) (
 	reps := map[string]int{}
 	pools := map[string]map[string]int{}
 	placed := map[string]int{}
-	for _, r := range rows {
-		out.Decisions[r.outcome]++
-		if r.outcome != OutcomeOffer {
+	rows, err := s.db.QueryContext(ctx, `SELECT pool_id, outcome, offered FROM routing_decisions
+		WHERE workspace_id = $1 AND created_at >= $2 AND created_at < $3`, wsID, db.Micro(from), db.Micro(to))
+	if err != nil {
+		return nil, errs.Op("routing.Report", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pool, outcome, raw string
+		if err := rows.Scan(&pool, &outcome, &raw); err != nil {
+			return nil, errs.Op("routing.Report", err)
+		}
+		out.Decisions[outcome]++
+		if outcome != OutcomeOffer {
 			continue
 		}
 		var offered []string
-		if err := json.Unmarshal([]byte(r.offered), &offered); err != nil {
+		if err := json.Unmarshal([]byte(raw), &offered); err != nil {
 			return nil, errs.Op("routing.Report", err)
 		}
 		for _, u := range offered {
 			reps[u]++
 		}
-		if r.pool != "" {
-			placed[r.pool]++
-			m := pools[r.pool]
+		if pool != "" {
+			placed[pool]++
+			m := pools[pool]
 			if m == nil {
 				m = map[string]int{}
-				pools[r.pool] = m
+				pools[pool] = m
 			}
 			for _, u := range offered {
 				m[u]++
 			}
 		}
 	}
+	if err := rows.Err(); err != nil {
+		return nil, errs.Op("routing.Report", err)
+	}
+	accepted := map[string]int{}
+	arows, err := s.db.QueryContext(ctx, `SELECT accepted_by, COUNT(*) FROM routing_offers WHERE workspace_id = $1 AND status = 'accepted'
+		AND accepted_by <> '' AND started_at >= $2 AND started_at < $3 GROUP BY accepted_by`, wsID, db.Micro(from), db.Micro(to))
+	if err != nil {
+		return nil, errs.Op("routing.Report", err)
+	}
+	for arows.Next() {
+		var u string
+		var n int
+		if err := arows.Scan(&u, &n); err != nil {
+			arows.Close()
+			return nil, errs.Op("routing.Report", err)
+		}
+		accepted[u] = n
+		if _, ok := reps[u]; !ok {
+			reps[u] = 0 // accepted without being rung: picked from Waiting for Rep
+		}
+	}
+	arows.Close()
 	for u, n := range reps {
-		out.Reps = append(out.Reps, RepCount{UserID: u, Name: c.userName(u), Offers: n})
+		out.Reps = append(out.Reps, RepCount{UserID: u, Name: c.userName(u), Offers: n, Accepted: accepted[u]})
 	}
 	slices.SortFunc(out.Reps, func(a, b RepCount) int {
 		if a.Offers != b.Offers {
@@ -388,4 +438,34 @@ func (s *Service) Subjects(ctx context.Context, wsID string) ([]SubjectInfo, err
 		cfg = Config{}
 	}
 	return Subjects(env, cfg), nil
+}
+
+// reachable returns the users the configuration could offer a visitor to: the members of its
+// pools and teams and the users of its rep targets (owner targets add the visitor's owner, whom
+// the caller adds).
+func (c *Compiled) reachable() map[string]bool {
+	out := map[string]bool{}
+	for _, p := range c.pools {
+		for _, m := range p.members {
+			out[m.id] = true
+		}
+	}
+	for _, t := range c.teams {
+		for _, u := range t.members {
+			out[u] = true
+		}
+	}
+	var walk func(t *ctarget, depth int)
+	walk = func(t *ctarget, depth int) {
+		for ; t != nil && depth < maxChain; t, depth = t.next, depth+1 {
+			if t.user != "" {
+				out[t.user] = true
+			}
+		}
+	}
+	walk(c.def, 0)
+	for i := range c.rules {
+		walk(c.rules[i].then, 0)
+	}
+	return out
 }

@@ -739,7 +739,10 @@ func (w *walker) one(t *ctarget, id string, tt *TargetTrace) bool {
 				v = pl.V
 			}
 			e := effective(pl, v, m)
-			w.d.Turns = append(w.d.Turns, turn(p, m, e, v))
+			// Only the owner's pass moves: the pool's virtual time stays, so the other members
+			// keep the turns the owner's chats used (with V moved up to the owner's pass, the
+			// one-turn credit floor would cancel them).
+			w.d.Turns = append(w.d.Turns, Turn{PoolID: p.id, UserID: m.id, Pass: e + m.stride, V: v})
 			w.d.PoolID, tt.Pool, cand.Pass = p.id, p.id, e
 			note = "the owner's round-robin turn in pool " + p.name + " is used"
 		} else {

@@ -296,11 +296,11 @@ func TestOwner(t *testing.T) {
 	}{
 		{"owner, turn kept", off, "usr_dana", avail(0), "usr_dana", routing.KindOwner, nil, "",
 			"Rule “Owned” matched. Account owner Dana Lee: offered the visitor; the owner's round-robin turn in pool P sales is kept."},
-		{"owner takes turn", on, "usr_dana", avail(0), "usr_dana", routing.KindOwner, []routing.Turn{{PoolID: "p", UserID: "usr_dana", Pass: 1_002_000, V: 2000}}, "p",
+		{"owner takes turn", on, "usr_dana", avail(0), "usr_dana", routing.KindOwner, []routing.Turn{{PoolID: "p", UserID: "usr_dana", Pass: 1_002_000, V: 1000}}, "p",
 			"Rule “Owned” matched. Account owner Dana Lee: offered the visitor; the owner's round-robin turn in pool P sales is used."},
 		{"owner outside the pool", on, "usr_kim", avail(0), "usr_kim", routing.KindOwner, nil, "",
 			"Rule “Owned” matched. Account owner Kim Wu: offered the visitor."},
-		{"owner's cap is the pool's", on, "usr_dana", avail(4), "usr_dana", routing.KindOwner, []routing.Turn{{PoolID: "p", UserID: "usr_dana", Pass: 1_002_000, V: 2000}}, "p", ""},
+		{"owner's cap is the pool's", on, "usr_dana", avail(4), "usr_dana", routing.KindOwner, []routing.Turn{{PoolID: "p", UserID: "usr_dana", Pass: 1_002_000, V: 1000}}, "p", ""},
 		{"outside the pool the general cap", on, "usr_kim", avail(4), "usr_sam", routing.RoundRobin, []routing.Turn{{PoolID: "p", UserID: "usr_sam", Pass: 1_001_500, V: 1500}}, "p",
 			"Rule “Owned” matched. Account owner Kim Wu: skipped (4 of 3 chats). Fallback to pool P sales (round robin): Sam Roe was next in turn."},
 		{"owner away", off, "usr_dana", status(routing.StatusAway), "usr_sam", routing.RoundRobin, []routing.Turn{{PoolID: "p", UserID: "usr_sam", Pass: 1_001_500, V: 1500}}, "p",

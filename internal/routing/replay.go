@@ -45,36 +45,65 @@ type MemberShare struct {
 // loads, exclusions — is as recorded. It builds no traces, so it is fast enough for days of
 // traffic; it has no side effects.
 func Replay(c *Compiled, inputs []Input) ReplayResult {
-	res := ReplayResult{
-		Decisions: len(inputs),
-		Outcomes:  map[string]int{OutcomeOffer: 0, OutcomeBooker: 0, OutcomeCapture: 0},
-		Rules:     map[string]int{},
-		Reps:      map[string]int{},
-		Pools:     make(map[string]PoolReport, len(c.pools)),
-	}
-	placed := make(map[string]int, len(c.pools))
-	offers := make(map[string]map[string]int, len(c.pools))
-	for _, p := range c.pools {
-		offers[p.id] = make(map[string]int, len(p.members))
-	}
-	ledger := Ledger{}
+	r := NewReplayer(c)
 	for i := range inputs {
-		in := inputs[i]
-		in.Ledger = ledger
-		d := c.decide(&in, false)
-		ledger.Apply(d.Turns)
-		res.Outcomes[d.Outcome]++
-		res.Rules[d.RuleID]++
+		r.Add(inputs[i])
+	}
+	return r.Result()
+}
+
+// Replayer is Replay one input at a time, so that a caller can stream recorded inputs from the
+// database instead of holding them all.
+type Replayer struct {
+	c      *Compiled
+	res    ReplayResult
+	placed map[string]int
+	offers map[string]map[string]int
+	ledger Ledger
+}
+
+// NewReplayer returns a Replayer of c with an empty ledger of its own.
+func NewReplayer(c *Compiled) *Replayer {
+	r := &Replayer{c: c,
+		res: ReplayResult{
+			Outcomes: map[string]int{OutcomeOffer: 0, OutcomeBooker: 0, OutcomeCapture: 0},
+			Rules:    map[string]int{},
+			Reps:     map[string]int{},
+			Pools:    make(map[string]PoolReport, len(c.pools)),
+		},
+		placed: make(map[string]int, len(c.pools)),
+		offers: make(map[string]map[string]int, len(c.pools)),
+		ledger: Ledger{},
+	}
+	for _, p := range c.pools {
+		r.offers[p.id] = make(map[string]int, len(p.members))
+	}
+	return r
+}
+
+// Add decides one recorded input (its Ledger ignored) and counts the decision.
+func (r *Replayer) Add(in Input) {
+	in.Ledger = r.ledger
+	d := r.c.decide(&in, false)
+	r.ledger.Apply(d.Turns)
+	r.res.Decisions++
+	r.res.Outcomes[d.Outcome]++
+	r.res.Rules[d.RuleID]++
+	for _, u := range d.Offer {
+		r.res.Reps[u]++
+	}
+	if d.PoolID != "" && d.Outcome == OutcomeOffer {
+		r.placed[d.PoolID]++
 		for _, u := range d.Offer {
-			res.Reps[u]++
-		}
-		if d.PoolID != "" && d.Outcome == OutcomeOffer {
-			placed[d.PoolID]++
-			for _, u := range d.Offer {
-				offers[d.PoolID][u]++
-			}
+			r.offers[d.PoolID][u]++
 		}
 	}
+}
+
+// Result returns the counts so far, with each pool's shares and fairness figures.
+func (r *Replayer) Result() ReplayResult {
+	c, res, placed, offers := r.c, r.res, r.placed, r.offers
+	res.Pools = make(map[string]PoolReport, len(c.pools))
 	for _, p := range c.pools {
 		counts := make(map[string]int, len(p.members))
 		total, weights := 0, 0

@@ -255,7 +255,8 @@ func (s *Service) Publish(ctx context.Context, wsID, userID string) (*Version, e
 	var out *Version
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var body string
-		err := tx.QueryRowContext(ctx, `SELECT body FROM routing_drafts WHERE workspace_id = $1`, wsID).Scan(&body)
+		// The draft's row, locked: two admins publishing at once take turns.
+		err := tx.QueryRowContext(ctx, `SELECT body FROM routing_drafts WHERE workspace_id = $1`+s.db.ForUpdate(), wsID).Scan(&body)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errs.E(errs.Conflict, "there is no draft to publish; save one first")
 		}
@@ -298,7 +299,14 @@ func (s *Service) Route(ctx context.Context, wsID, convID, visitorID string) (*O
 	return o, nil
 }
 
-// decide runs one decision and records it atomically with its ledger turn and the offer.
+// errNotRinging aborts a decision whose conversation stopped ringing meanwhile (accepted,
+// closed, or already rerouted by another copy of the job).
+var errNotRinging = errors.New("routing: the conversation is no longer ringing")
+
+// decide runs one decision and records it atomically with its ledger turn and the offer. A
+// reroute (attempt > 1) is recorded only if the conversation is still ringing at attempt-1 when
+// its transaction runs: a rep who accepted in the meantime wins, and no turn is spent. It returns
+// nil and no error when that was the case.
 func (s *Service) decide(ctx context.Context, wsID, convID, visitorID string, attempt int, exclude map[string]bool) (*Offer, error) {
 	c, version, err := s.Current(ctx, wsID)
 	if err != nil {
@@ -312,24 +320,72 @@ func (s *Service) decide(ctx context.Context, wsID, convID, visitorID string, at
 	if err != nil {
 		return nil, fmt.Errorf("the reps' state: %w", err)
 	}
+	if err := s.addRinging(ctx, wsID, convID, reps); err != nil {
+		return nil, fmt.Errorf("the reps being rung: %w", err)
+	}
+	var note string
 	if attempt > MaxAttempts {
-		// Rung round long enough: every rep counts as tried, so the fallback chain ends in
-		// the booker or email capture.
+		// Rung long enough: every rep counts as tried, so the fallback chain ends in the
+		// booker or email capture.
 		exclude = make(map[string]bool, len(reps))
 		for u := range reps {
 			exclude[u] = true
 		}
+		note = fmt.Sprintf("Nobody accepted in %d rings, so routing stopped ringing.", MaxAttempts)
 	}
 	ledger, err := readLedger(ctx, s.db, wsID, "")
 	if err != nil {
 		return nil, fmt.Errorf("the ledger: %w", err)
 	}
 	in := Input{Facts: facts, Owner: owner, Reps: reps, Ledger: ledger, Exclude: exclude}
-	d := c.Decide(in)
+	excluded := in.Exclude
+	decideNow := func() Decision {
+		in.Exclude = excluded
+		d := c.Decide(in)
+		if d.Outcome != OutcomeOffer && len(excluded) > 0 && attempt <= MaxAttempts {
+			// Everyone who could take the visitor was rung once without answering: ring them
+			// again, from the top, rather than give up while reps are there.
+			again := in
+			again.Exclude = nil
+			if d2 := c.Decide(again); d2.Outcome == OutcomeOffer {
+				d2.Trace.Summary = "Everyone who could take the visitor was rung without an answer, so routing rings them again. " + d2.Trace.Summary
+				in.Exclude = nil
+				return d2
+			}
+		}
+		return d
+	}
+	d := decideNow()
+	if note != "" {
+		d.Trace.Summary = note + " " + d.Trace.Summary
+	}
+	trimTrace(&d.Trace, maxStoredCandidates)
 	rec := Record{ID: id.New("rtd"), ConversationID: convID, VisitorID: visitorID, Version: version, Attempt: attempt}
 	now := s.clk.Now()
 	ring := c.Config().RingSeconds
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// Claim the conversation's offer first: a reroute goes on only from the attempt it
+		// follows, still ringing; a first routing only if there is none.
+		if attempt > 1 {
+			res, err := tx.ExecContext(ctx, `UPDATE routing_offers SET status = 'rerouting', updated_at = $4
+				WHERE conversation_id = $1 AND workspace_id = $2 AND attempt = $3 AND status = 'ringing'`,
+				convID, wsID, attempt-1, db.Micro(now))
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return errNotRinging
+			}
+		} else {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM routing_offers WHERE conversation_id = $1 AND workspace_id = $2`,
+				convID, wsID).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return errNotRinging
+			}
+		}
 		var turn int64
 		if len(d.Turns) > 0 {
 			pool := d.Turns[0].PoolID
@@ -349,7 +405,11 @@ func (s *Service) decide(ctx context.Context, wsID, convID, visitorID string, at
 			} else {
 				delete(in.Ledger, pool)
 			}
-			d = c.Decide(in)
+			d = decideNow()
+			if note != "" {
+				d.Trace.Summary = note + " " + d.Trace.Summary
+			}
+			trimTrace(&d.Trace, maxStoredCandidates)
 			if len(d.Turns) > 0 && d.Turns[0].PoolID == pool {
 				if turn, err = applyTurns(ctx, tx, wsID, d.Turns, turns); err != nil {
 					return err
@@ -363,9 +423,7 @@ func (s *Service) decide(ctx context.Context, wsID, convID, visitorID string, at
 		if rec.Offered == nil {
 			rec.Offered = []string{}
 		}
-		stored := in
-		stored.Ledger = nil // replay keeps a ledger of its own
-		input, err := json.Marshal(stored)
+		input, err := json.Marshal(storedInput(c, in))
 		if err != nil {
 			return err
 		}
@@ -381,8 +439,8 @@ func (s *Service) decide(ctx context.Context, wsID, convID, visitorID string, at
 			string(offered), turn, string(input), string(trace), db.Micro(now)); err != nil {
 			return err
 		}
-		tried := make([]string, 0, len(exclude)+len(rec.Offered))
-		for u := range exclude {
+		tried := make([]string, 0, len(in.Exclude)+len(rec.Offered))
+		for u := range in.Exclude {
 			tried = append(tried, u)
 		}
 		tried = append(tried, rec.Offered...)
@@ -402,11 +460,13 @@ func (s *Service) decide(ctx context.Context, wsID, convID, visitorID string, at
 		if d.Outcome == OutcomeOffer {
 			status, expires = "ringing", db.Micro(now.Add(time.Duration(ring)*time.Second))
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO routing_offers (conversation_id, workspace_id, attempt, offered, tried, pool_id, status, expires_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO routing_offers (conversation_id, workspace_id, attempt, offered, tried, pool_id, strategy,
+				status, expires_at, started_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
 			ON CONFLICT (conversation_id) DO UPDATE SET attempt = excluded.attempt, offered = excluded.offered, tried = excluded.tried,
-				pool_id = excluded.pool_id, status = excluded.status, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
-			convID, wsID, attempt, string(offered), string(triedJSON), group, status, expires, db.Micro(now)); err != nil {
+				pool_id = excluded.pool_id, strategy = excluded.strategy, status = excluded.status, expires_at = excluded.expires_at,
+				updated_at = excluded.updated_at`,
+			convID, wsID, attempt, string(offered), string(triedJSON), group, d.Strategy, status, expires, db.Micro(now)); err != nil {
 			return err
 		}
 		if d.Outcome == OutcomeOffer && s.jobs != nil {
@@ -419,6 +479,9 @@ func (s *Service) decide(ctx context.Context, wsID, convID, visitorID string, at
 		}
 		return nil
 	})
+	if errors.Is(err, errNotRinging) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -436,14 +499,96 @@ func (s *Service) decide(ctx context.Context, wsID, convID, visitorID string, at
 	return o, nil
 }
 
+// maxStoredCandidates bounds the candidates a stored trace keeps over all its targets.
+const maxStoredCandidates = 200
+
+// trimTrace keeps at most max candidates over the trace's targets (the chosen ones always),
+// counting the rest in More, so that one decision's record stays small whatever the chain.
+func trimTrace(t *Trace, max int) {
+	left := max
+	for i := range t.Targets {
+		tt := &t.Targets[i]
+		if len(tt.Candidates) <= left {
+			left -= len(tt.Candidates)
+			continue
+		}
+		kept := tt.Candidates[:0:0]
+		for j, c := range tt.Candidates {
+			if j < left || c.Chosen {
+				kept = append(kept, c)
+			}
+		}
+		tt.More += len(tt.Candidates) - len(kept)
+		tt.Candidates = kept
+		left = 0
+	}
+}
+
+// storedInput is the part of a decision's input replay needs: the facts, the owner, the
+// exclusions, and the state of the reps the configuration could offer the visitor to (its
+// pools', teams' and rep targets' members, the owner) — not every user of the workspace, nor
+// the ledger (replay keeps its own).
+func storedInput(c *Compiled, in Input) Input {
+	out := in
+	out.Ledger = nil
+	reach := c.reachable()
+	if reach == nil {
+		return out
+	}
+	out.Reps = make(map[string]RepState, len(reach)+1)
+	for u := range reach {
+		if r, ok := in.Reps[u]; ok {
+			out.Reps[u] = r
+		}
+	}
+	if r, ok := in.Reps[in.Owner]; ok {
+		out.Reps[in.Owner] = r
+	}
+	return out
+}
+
+// addRinging counts, in each rep's load, the conversations ringing them alone now (round robin,
+// least busy, owner and rep offers): a rep rung for three visitors at once has no room for a
+// fourth under a cap of three. Broadcast and team offers ring many reps for one visitor and
+// count for none. convID's own offer is left out (a reroute replaces it).
+func (s *Service) addRinging(ctx context.Context, wsID, convID string, reps map[string]RepState) error {
+	now := db.Micro(s.clk.Now())
+	rows, err := s.db.QueryContext(ctx, `SELECT offered FROM routing_offers WHERE workspace_id = $1 AND status = 'ringing'
+		AND strategy IN ('round_robin', 'least_busy', 'owner', 'rep') AND expires_at > $2 AND conversation_id <> $3`,
+		wsID, now-staleOffer.Microseconds(), convID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return err
+		}
+		var offered []string
+		if json.Unmarshal([]byte(raw), &offered) != nil || len(offered) != 1 {
+			continue
+		}
+		if r, ok := reps[offered[0]]; ok {
+			r.Load++
+			reps[offered[0]] = r
+		}
+	}
+	return rows.Err()
+}
+
+// staleOffer is how long past its ring timeout an offer still counts as ringing (its job runs
+// late when the queue is busy); an older one is one whose job gave up, and counts no more.
+const staleOffer = 5 * time.Minute
+
 // Position returns the visitor's place in line for a ringing conversation: 1 + the ringing
-// conversations of the same pool, team or rep that began ringing earlier. It returns 0 when the
-// conversation is not ringing.
+// conversations of the same pool, team or rep that began ringing earlier (a reroute keeps its
+// place). It returns 0 when the conversation is not ringing.
 func (s *Service) Position(ctx context.Context, wsID, convID string) (int, error) {
 	var group string
-	var at int64
-	err := s.db.QueryRowContext(ctx, `SELECT pool_id, updated_at FROM routing_offers WHERE conversation_id = $1 AND workspace_id = $2
-		AND status = 'ringing'`, convID, wsID).Scan(&group, &at)
+	var started int64
+	err := s.db.QueryRowContext(ctx, `SELECT pool_id, started_at FROM routing_offers WHERE conversation_id = $1 AND workspace_id = $2
+		AND status = 'ringing'`, convID, wsID).Scan(&group, &started)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -451,8 +596,9 @@ func (s *Service) Position(ctx context.Context, wsID, convID string) (int, error
 		return 0, err
 	}
 	var ahead int
-	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM routing_offers WHERE workspace_id = $1 AND pool_id = $2
-		AND status = 'ringing' AND updated_at < $3 AND conversation_id <> $4`, wsID, group, at, convID).Scan(&ahead)
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM routing_offers WHERE workspace_id = $1 AND status = 'ringing' AND pool_id = $2
+		AND started_at < $3 AND expires_at > $4 AND conversation_id <> $5`,
+		wsID, group, started, db.Micro(s.clk.Now())-staleOffer.Microseconds(), convID).Scan(&ahead)
 	return ahead + 1, err
 }
 
@@ -508,10 +654,12 @@ func (s *Service) ringTimeout(ctx context.Context, j *jobs.Job) error {
 	return err
 }
 
-// EndOffer marks a conversation's offer accepted or ended, in the caller's transaction (the
-// chat change that accepted or closed it), so that its ring timeout does nothing.
-func (s *Service) EndOffer(ctx context.Context, q db.Queryer, wsID, convID, status string) error {
-	_, err := q.ExecContext(ctx, `UPDATE routing_offers SET status = $3, updated_at = $4
-		WHERE conversation_id = $1 AND workspace_id = $2 AND status = 'ringing'`, convID, wsID, status, db.Micro(s.clk.Now()))
+// EndOffer marks a conversation's offer accepted (by user) or ended, in the caller's
+// transaction (the chat change that accepted or closed it), so that its ring timeout does
+// nothing. A conversation never routed has no offer: nothing happens.
+func (s *Service) EndOffer(ctx context.Context, q db.Queryer, wsID, convID, status, user string) error {
+	_, err := q.ExecContext(ctx, `UPDATE routing_offers SET status = $3, accepted_by = $4, updated_at = $5
+		WHERE conversation_id = $1 AND workspace_id = $2 AND status IN ('ringing', 'rerouting', 'exhausted')`,
+		convID, wsID, status, user, db.Micro(s.clk.Now()))
 	return errs.Op("routing.EndOffer", err)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,9 @@ type world struct {
 	reps   map[string]routing.RepState
 	ended  map[string]bool // conversations no longer waiting
 	offers []routing.Offer
+	// onWaiting runs when the ring job asks whether a conversation still waits (a rep's accept
+	// landing right then, in a test).
+	onWaiting func(convID string)
 }
 
 func newWorld(t *testing.T, d *db.DB, reps ...string) *world {
@@ -78,8 +82,13 @@ func (w *world) service(d *db.DB, q *jobs.Queue) *routing.Service {
 		},
 		Waiting: func(ctx context.Context, wsID, convID string) (bool, error) {
 			w.mu.Lock()
-			defer w.mu.Unlock()
-			return !w.ended[convID], nil
+			hook := w.onWaiting
+			waiting := !w.ended[convID]
+			w.mu.Unlock()
+			if hook != nil {
+				hook(convID)
+			}
+			return waiting, nil
 		},
 		OnOffer: func(ctx context.Context, o routing.Offer) {
 			w.mu.Lock()
@@ -262,18 +271,27 @@ func TestRingTimeoutReroutes(t *testing.T) {
 		if !skipped {
 			t.Fatalf("the trace does not say %s did not answer: %+v", first, recs[1].Trace)
 		}
-		// Nobody answers again: both tried, the pool's fallback is email capture.
+		// Nobody answers again: both were rung, both are still there: a new round rings them again.
 		w.clk.Advance(31 * time.Second)
 		w.q.Notify()
 		recs = w.waitDecisions("conv_1", 3)
-		if recs[2].Outcome != routing.OutcomeCapture {
+		if recs[2].Outcome != routing.OutcomeOffer || !strings.Contains(recs[2].Trace.Summary, "rings them again") {
 			t.Fatalf("third decision: %+v", recs[2])
+		}
+		// Both go away: the pool's fallback, email capture, ends the chain.
+		w.set("a", func(r *routing.RepState) { r.Status = routing.StatusAway })
+		w.set("b", func(r *routing.RepState) { r.Status = routing.StatusAway })
+		w.clk.Advance(31 * time.Second)
+		w.q.Notify()
+		recs = w.waitDecisions("conv_1", 4)
+		if recs[3].Outcome != routing.OutcomeCapture {
+			t.Fatalf("fourth decision: %+v", recs[3])
 		}
 		// A conversation accepted in time is not rerouted.
 		if _, err := w.svc.Route(ctx, w.ws, "conv_2", "vis_2"); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.svc.EndOffer(ctx, d, w.ws, "conv_2", "accepted"); err != nil {
+		if err := w.svc.EndOffer(ctx, d, w.ws, "conv_2", "accepted", "a"); err != nil {
 			t.Fatal(err)
 		}
 		w.clk.Advance(31 * time.Second)
@@ -417,6 +435,7 @@ func TestReportAndReplay(t *testing.T) {
 		w.publish(poolConfig)
 		ctx := context.Background()
 		for i := range 9 {
+			w.clk.Advance(time.Second) // decisions in a known order (replay reads them by time)
 			if i == 3 {
 				w.set("c", func(r *routing.RepState) { r.Status = routing.StatusAway })
 			}
@@ -443,7 +462,7 @@ func TestReportAndReplay(t *testing.T) {
 			t.Fatalf("from after to: %v", err)
 		}
 		// Replay a draft that sends everyone to b.
-		res, err := w.svc.Replay(ctx, w.ws, routing.ReplayRequest{Days: 1, Config: json.RawMessage(`{"default": {"kind": "rep", "user": "b"}}`)})
+		res, err := w.svc.Replay(ctx, w.ws, routing.ReplayRequest{Days: 1, Config: json.RawMessage(`{"default": {"kind": "rep", "user": "b"}, "max_chats": 50}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -452,6 +471,122 @@ func TestReportAndReplay(t *testing.T) {
 		}
 		if _, err := w.svc.Replay(ctx, w.ws, routing.ReplayRequest{Days: 91}); !errs.Is(err, errs.Invalid) {
 			t.Fatalf("91 days: %v", err)
+		}
+	})
+}
+
+// A rep who accepts while the ring job is deciding wins: the reroute is not recorded, no turn is
+// spent, nobody else is rung.
+func TestAcceptDuringRerouteWins(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		w := newWorld(t, d, "a", "b", "c")
+		w.publish(poolConfig)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go w.q.Run(ctx)
+		if _, err := w.svc.Route(ctx, w.ws, "conv_1", "vis_1"); err != nil {
+			t.Fatal(err)
+		}
+		accepted := make(chan struct{})
+		w.mu.Lock()
+		w.onWaiting = func(conv string) {
+			if err := w.svc.EndOffer(context.Background(), d, w.ws, conv, "accepted", "a"); err != nil {
+				t.Error(err)
+			}
+			close(accepted)
+		}
+		w.mu.Unlock()
+		w.clk.Advance(31 * time.Second)
+		w.q.Notify()
+		select {
+		case <-accepted:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the ring job did not run")
+		}
+		time.Sleep(300 * time.Millisecond) // the job finishes its decision, if it (wrongly) makes one
+		recs, err := w.svc.Decisions(ctx, w.ws, "conv_1")
+		if err != nil || len(recs) != 1 {
+			t.Fatalf("%d decisions after an accept during the reroute, want 1 (%v)", len(recs), err)
+		}
+		var turns int64
+		d.QueryRow(`SELECT turns FROM routing_pools WHERE workspace_id = $1`, w.ws).Scan(&turns)
+		if turns != 1 {
+			t.Fatalf("%d turns spent, want 1", turns)
+		}
+		rep, err := w.svc.Report(ctx, w.ws, w.clk.Now().Add(-time.Hour), w.clk.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rep.Reps {
+			if r.UserID == "a" && r.Accepted != 1 {
+				t.Fatalf("report: a accepted %d, want 1", r.Accepted)
+			}
+		}
+	})
+}
+
+// Admins publishing at once get versions one after the other, or a conflict; never an internal
+// error.
+func TestConcurrentPublish(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		w := newWorld(t, d, "a", "b", "c")
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				cfg := fmt.Sprintf(`{"ring_seconds": %d}`, 20+i)
+				if _, err := w.svc.SaveDraft(ctx, w.ws, "usr_admin", []byte(cfg)); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := w.svc.Publish(ctx, w.ws, "usr_admin"); err != nil && !errs.Is(err, errs.Conflict) {
+					t.Errorf("publish: %v (kind %v)", err, errs.KindOf(err))
+				}
+			})
+		}
+		wg.Wait()
+		vs, err := w.svc.Versions(ctx, w.ws)
+		if err != nil || len(vs) == 0 {
+			t.Fatalf("versions %v, %v", vs, err)
+		}
+		for i, v := range vs {
+			if v.Version != len(vs)-i {
+				t.Fatalf("versions %+v: not numbered 1…n", vs)
+			}
+		}
+	})
+}
+
+// Conversations ringing a rep alone count toward the rep's cap: a burst cannot pile onto one
+// rep; a broadcast's rings count for nobody.
+func TestRingingCountsTowardTheCap(t *testing.T) {
+	testkit.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		w := newWorld(t, d, "a", "b")
+		w.publish(`{"pools": [{"id": "one", "name": "One", "strategy": "least_busy", "members": [{"user_id": "a"}], "fallback": {"kind": "capture"}}],
+			"default": {"kind": "pool", "pool": "one"}, "max_chats": 2}`)
+		ctx := context.Background()
+		var outcomes []string
+		for i := range 3 {
+			o, err := w.svc.Route(ctx, w.ws, fmt.Sprintf("conv_%d", i), fmt.Sprintf("vis_%d", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			outcomes = append(outcomes, o.Decision.Outcome)
+		}
+		if fmt.Sprint(outcomes) != "[offer offer capture]" {
+			t.Fatalf("outcomes %v: the third visitor must not ring a rep already rung twice under a cap of 2", outcomes)
+		}
+		w.publish(`{"teams": [{"id": "t", "name": "T", "members": ["a", "b"]}], "default": {"kind": "team", "team": "t"}, "max_chats": 1}`)
+		for i := range 3 {
+			o, err := w.svc.Route(ctx, w.ws, fmt.Sprintf("team_%d", i), fmt.Sprintf("tvis_%d", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// a is still rung for two visitors alone (at a cap of 1); b, rung only by the team,
+			// stays under it however many team rings there are.
+			if o.Decision.Outcome != routing.OutcomeOffer || fmt.Sprint(o.Decision.Offer) != "[b]" {
+				t.Fatalf("team ring %d: %+v", i, o.Decision)
+			}
 		}
 	})
 }

@@ -408,8 +408,13 @@ func (s *Server) alertAfter(ctx context.Context, ws *workspace.Workspace, ip, vi
 		s.alert(ctx, ws.ID, notify.Alert{Stream: "live", Title: who + " wrote", Body: preview(msg.Text), Conv: conv.ID, Visitor: visitorID, To: to})
 		return
 	}
+	// Routing and its alerts outlive the visitor's request or socket: a visitor who leaves
+	// right after writing still gets a rep.
+	ctx = context.WithoutCancel(ctx)
 	if ok, _ := s.convAlerts.allow(ws.ID + "|" + ip); !ok {
-		s.log.WarnContext(ctx, "too many new conversations from one address: not routing", "workspace_id", ws.ID)
+		// A flood of new conversations from one address rings nobody: the conversations wait
+		// in Waiting for Rep, where any rep can take them, and the log says why.
+		s.log.WarnContext(ctx, "too many new conversations from one address: not routing", "workspace_id", ws.ID, "conversation_id", conv.ID)
 		return
 	}
 	if s.deps.Routing != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -109,7 +110,7 @@ func (s *Server) apiRoutingVersion(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	n, err := strconv.Atoi(r.PathValue("version"))
-	if err != nil || n < 1 {
+	if err != nil || n < 1 || n > math.MaxInt32 {
 		return errs.NotFoundf("no such routing version")
 	}
 	v, err := rt.GetVersion(r.Context(), principalOf(r).WorkspaceID(), n)

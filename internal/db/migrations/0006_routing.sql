@@ -70,7 +70,9 @@ CREATE UNIQUE INDEX routing_decisions_turn ON routing_decisions (workspace_id, p
 -- it is. A ring-timeout job compares its attempt with this row's before it reroutes. status:
 -- 'ringing', 'accepted', 'exhausted' (the chain ended in the booker or email capture), 'ended'.
 -- pool_id: whom it rings, for the visitor's place in line: 'pool:<id>', 'team:<id>' or
--- 'rep:<user id>'.
+-- 'rep:<user id>'. started_at: when the conversation began ringing (a reroute keeps it: the
+-- visitor keeps their place). accepted_by: the rep who accepted it (the report's assignments).
+-- strategy: the decision's (an offer ringing one rep alone counts in that rep's load).
 CREATE TABLE routing_offers (
 	conversation_id TEXT PRIMARY KEY,
 	workspace_id TEXT NOT NULL REFERENCES workspaces(id),
@@ -78,8 +80,11 @@ CREATE TABLE routing_offers (
 	offered TEXT NOT NULL DEFAULT '[]',
 	tried TEXT NOT NULL DEFAULT '[]',
 	pool_id TEXT NOT NULL DEFAULT '',
+	strategy TEXT NOT NULL DEFAULT '',
 	status TEXT NOT NULL,
 	expires_at BIGINT NOT NULL DEFAULT 0,
+	started_at BIGINT NOT NULL,
+	accepted_by TEXT NOT NULL DEFAULT '',
 	updated_at BIGINT NOT NULL
 );
-CREATE INDEX routing_offers_ringing ON routing_offers (workspace_id, pool_id, status);
+CREATE INDEX routing_offers_ringing ON routing_offers (workspace_id, status, pool_id, started_at);

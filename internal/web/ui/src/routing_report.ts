@@ -96,7 +96,7 @@ function render(rep: any): void {
   } else {
     const card = h('div', { class: 'card' });
     card.appendChild(barChart(reps.map((r) => ({ label: str(r.name) || str(r.user_id), value: Number(r.offers) || 0, key: str(r.user_id) })), 'Offers per rep'));
-    card.appendChild(table('Offers per rep', ['Rep', 'Offers'], reps.map((r) => [str(r.name) || str(r.user_id), Number(r.offers) || 0])));
+    card.appendChild(table('Offers and assignments per rep', ['Rep', 'Offers', 'Accepted'], reps.map((r) => [str(r.name) || str(r.user_id), Number(r.offers) || 0, Number(r.accepted) || 0])));
     repsEl.appendChild(card);
   }
 }
