@@ -152,3 +152,19 @@ func (q *Queue) Prune(ctx context.Context, finishedBefore time.Time) (int64, err
 	}
 	return n, nil
 }
+
+// Cancel deletes the queued job with the given dedupe key, using q (the caller's transaction or
+// the database), so that work which became pointless — a ring timeout for a conversation just
+// accepted — never runs. A job already running, retrying or finished is left alone. It reports
+// whether a job was deleted; errors are Internal.
+func (q *Queue) Cancel(ctx context.Context, tx db.Queryer, dedupeKey string) (bool, error) {
+	res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE dedupe_key = $1 AND state = 'queued'`, dedupeKey)
+	if err != nil {
+		return false, fmt.Errorf("jobs.Cancel: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("jobs.Cancel: %w", err)
+	}
+	return n > 0, nil
+}

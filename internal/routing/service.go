@@ -473,7 +473,7 @@ func (s *Service) decide(ctx context.Context, wsID, convID, visitorID string, at
 			if _, err := s.jobs.Enqueue(ctx, tx, jobs.NewJob{WorkspaceID: wsID, Kind: RingJob,
 				Payload:   ringPayload{Workspace: wsID, Conversation: convID, Visitor: visitorID, Attempt: attempt},
 				RunAt:     now.Add(time.Duration(ring) * time.Second),
-				DedupeKey: fmt.Sprintf("%s:%s:%s:%d", RingJob, wsID, convID, attempt)}); err != nil {
+				DedupeKey: ringKey(wsID, convID, attempt)}); err != nil {
 				return err
 			}
 		}
@@ -655,11 +655,36 @@ func (s *Service) ringTimeout(ctx context.Context, j *jobs.Job) error {
 }
 
 // EndOffer marks a conversation's offer accepted (by user) or ended, in the caller's
-// transaction (the chat change that accepted or closed it), so that its ring timeout does
+// transaction (the chat change that accepted or closed it), and cancels its pending ring
+// timeout: a busy inbox accepting hundreds of conversations leaves no jobs behind to run for
 // nothing. A conversation never routed has no offer: nothing happens.
 func (s *Service) EndOffer(ctx context.Context, q db.Queryer, wsID, convID, status, user string) error {
-	_, err := q.ExecContext(ctx, `UPDATE routing_offers SET status = $3, accepted_by = $4, updated_at = $5
-		WHERE conversation_id = $1 AND workspace_id = $2 AND status IN ('ringing', 'rerouting', 'exhausted')`,
-		convID, wsID, status, user, db.Micro(s.clk.Now()))
-	return errs.Op("routing.EndOffer", err)
+	var attempt int
+	var was string
+	err := q.QueryRowContext(ctx, `SELECT attempt, status FROM routing_offers WHERE conversation_id = $1 AND workspace_id = $2`,
+		convID, wsID).Scan(&attempt, &was)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return errs.Op("routing.EndOffer", err)
+	}
+	if was != "ringing" && was != "rerouting" && was != "exhausted" {
+		return nil
+	}
+	if _, err := q.ExecContext(ctx, `UPDATE routing_offers SET status = $3, accepted_by = $4, updated_at = $5
+		WHERE conversation_id = $1 AND workspace_id = $2`, convID, wsID, status, user, db.Micro(s.clk.Now())); err != nil {
+		return errs.Op("routing.EndOffer", err)
+	}
+	if s.jobs != nil && was == "ringing" {
+		if _, err := s.jobs.Cancel(ctx, q, ringKey(wsID, convID, attempt)); err != nil {
+			return errs.Op("routing.EndOffer", err)
+		}
+	}
+	return nil
+}
+
+// ringKey is the dedupe key of a conversation's ring-timeout job for one attempt.
+func ringKey(wsID, convID string, attempt int) string {
+	return fmt.Sprintf("%s:%s:%s:%d", RingJob, wsID, convID, attempt)
 }

@@ -294,6 +294,11 @@ func TestRingTimeoutReroutes(t *testing.T) {
 		if err := w.svc.EndOffer(ctx, d, w.ws, "conv_2", "accepted", "a"); err != nil {
 			t.Fatal(err)
 		}
+		var pending int
+		d.QueryRow(`SELECT COUNT(*) FROM jobs WHERE dedupe_key LIKE '%conv_2%'`).Scan(&pending)
+		if pending != 0 {
+			t.Fatalf("%d ring jobs left for an accepted conversation", pending)
+		}
 		w.clk.Advance(31 * time.Second)
 		w.q.Notify()
 		time.Sleep(300 * time.Millisecond)
