@@ -38,26 +38,31 @@ func (c *checkpointer) run() {
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	var seen uint64
+	pending := false // the last checkpoint could not copy everything (a reader held old pages)
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-t.C:
 		}
-		if n := c.writes.Load(); n != seen {
+		if n := c.writes.Load(); n != seen || pending {
 			seen = n
-			c.checkpoint()
+			pending = !c.checkpoint()
 		}
 	}
 }
 
-// checkpoint runs one PASSIVE checkpoint: writers and readers go on while it copies. A failure
-// is left for the next round.
-func (c *checkpointer) checkpoint() {
+// checkpoint runs one PASSIVE checkpoint: writers and readers go on while it copies. It reports
+// whether every committed page was copied; a failure, or pages a reader still held, are left
+// for the next round.
+func (c *checkpointer) checkpoint() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var busy, logPages, done int
-	_ = c.d.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logPages, &done)
+	if err := c.d.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logPages, &done); err != nil {
+		return false
+	}
+	return done >= logPages
 }
 
 // close stops the checkpointer and waits for it.

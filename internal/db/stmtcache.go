@@ -10,7 +10,7 @@ import (
 )
 
 // stmtCacheSize is how many prepared statements each SQLite connection keeps. Beckon's queries are
-// fixed texts (IN lists come in a few bounded sizes, db.InChunks), so the hot ones stay prepared.
+// fixed texts, so the hot ones stay prepared (IN lists, of many lengths, are not kept: maxKeptArgs).
 const stmtCacheSize = 256
 
 // stmtCacheConnector hands out SQLite connections that keep their prepared statements.
@@ -73,9 +73,18 @@ var (
 	_ driver.Pinger             = (*cachingConn)(nil)
 )
 
+// maxKeptArgs is the most arguments a kept statement takes. IN lists are written with as many
+// placeholders as keys (db.InChunks: 1 to 500), so each length is a text of its own; keeping
+// them would push the hot statements out and hold about 94 KB a statement.
+const maxKeptArgs = 32
+
 // kept returns the connection's statement for query, preparing and keeping it if need be, or nil
-// when it should not be kept (a script of several statements) or is busy.
-func (c *cachingConn) kept(ctx context.Context, query string) (*keptStmt, error) {
+// when it should not be kept (a script of several statements, more than maxKeptArgs arguments)
+// or is busy.
+func (c *cachingConn) kept(ctx context.Context, query string, nargs int) (*keptStmt, error) {
+	if nargs > maxKeptArgs {
+		return nil, nil
+	}
 	if el, ok := c.stmts[query]; ok {
 		k := el.Value.(*keptStmt)
 		if k.busy {
@@ -117,7 +126,7 @@ func (c *cachingConn) drop(el *list.Element) {
 // QueryContext runs query on its kept statement; its rows free the statement for the next use
 // when closed. It returns the driver's errors.
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	k, err := c.kept(ctx, query)
+	k, err := c.kept(ctx, query, len(args))
 	if err != nil || k == nil {
 		return c.q.QueryContext(ctx, query, args)
 	}
@@ -133,7 +142,7 @@ func (c *cachingConn) QueryContext(ctx context.Context, query string, args []dri
 // ExecContext runs query on its kept statement; it returns the driver's errors.
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	c.writes.Add(1)
-	k, err := c.kept(ctx, query)
+	k, err := c.kept(ctx, query, len(args))
 	if err != nil || k == nil {
 		return c.e.ExecContext(ctx, query, args)
 	}

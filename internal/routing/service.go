@@ -661,8 +661,8 @@ func (s *Service) ringTimeout(ctx context.Context, j *jobs.Job) error {
 func (s *Service) EndOffer(ctx context.Context, q db.Queryer, wsID, convID, status, user string) error {
 	var attempt int
 	var was string
-	err := q.QueryRowContext(ctx, `SELECT attempt, status FROM routing_offers WHERE conversation_id = $1 AND workspace_id = $2`,
-		convID, wsID).Scan(&attempt, &was)
+	err := q.QueryRowContext(ctx, `SELECT attempt, status FROM routing_offers WHERE conversation_id = $1 AND workspace_id = $2`+
+		s.db.ForUpdate(), convID, wsID).Scan(&attempt, &was)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -607,6 +608,8 @@ type pinger struct {
 	closing  bool
 	seq      uint64
 	handlers sync.WaitGroup
+	checking atomic.Bool  // a tick's look-up of followed conversations is under way
+	warned   atomic.Int64 // unix seconds of the last warning about that look-up failing
 }
 
 // reserve counts a socket about to be accepted from address ip, refusing it (errs.TooMany) over
@@ -687,18 +690,20 @@ func (p *pinger) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		p.tick(slice, pingSlices)
+		p.tick(slice, pingSlices, false)
 	}
 }
 
 // tickAll ticks every socket at once (tests).
-func (p *pinger) tickAll() { p.tick(0, 1) }
+func (p *pinger) tickAll() { p.tick(0, 1, true) }
 
-// tick pings the sockets of slice (of slices, by their sequence number), checks what their
-// followed conversations may have missed, and runs their tick (the rep socket's session check),
-// each in the socket's writer. The last seqs of the conversations the slice follows are read
-// in one query per workspace (and 500 conversations), not one per socket.
-func (p *pinger) tick(slice, slices int) {
+// tick pings the sockets of slice (of slices, by their sequence number) and runs their tick (the
+// rep socket's session check), each in the socket's writer; then it checks what their followed
+// conversations may have missed, reading the last seqs of all of them in one query per
+// workspace. That read runs after the pings are queued and, unless wait, on a goroutine of its
+// own, one at a time (a tick whose read would overlap the last one skips it): a slow database
+// never holds up pings and session checks.
+func (p *pinger) tick(slice, slices int, wait bool) {
 	p.mu.Lock()
 	all := make([]*sock, 0, len(p.socks)/slices+1)
 	for k := range p.socks {
@@ -707,7 +712,6 @@ func (p *pinger) tick(slice, slices int) {
 		}
 	}
 	p.mu.Unlock()
-	last := p.lastSeqs(all)
 	for _, k := range all {
 		k.push(item{fn: func() []byte {
 			go func() {
@@ -717,7 +721,6 @@ func (p *pinger) tick(slice, slices int) {
 					k.finish(websocket.StatusGoingAway, "no pong")
 				}
 			}()
-			k.checkFollows(last[k.wsID])
 			k.mu.Lock()
 			tick := k.tick
 			k.mu.Unlock()
@@ -726,6 +729,23 @@ func (p *pinger) tick(slice, slices int) {
 			}
 			return nil
 		}})
+	}
+	if !p.checking.CompareAndSwap(false, true) {
+		return // the last tick's read is still running
+	}
+	check := func() {
+		defer p.checking.Store(false)
+		last := p.lastSeqs(all)
+		for _, k := range all {
+			if l := last[k.wsID]; len(l) > 0 {
+				k.push(item{fn: func() []byte { k.checkFollows(l); return nil }})
+			}
+		}
+	}
+	if wait {
+		check()
+	} else {
+		go check()
 	}
 }
 
@@ -753,7 +773,7 @@ func (p *pinger) lastSeqs(socks []*sock) map[string]map[string]int64 {
 	if s == nil {
 		return out
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for ws, set := range byWS {
 		ids := make([]string, 0, len(set))
@@ -762,7 +782,10 @@ func (p *pinger) lastSeqs(socks []*sock) map[string]map[string]int64 {
 		}
 		last, err := s.chat.LastSeqs(ctx, ws, ids)
 		if err != nil {
-			s.log.Warn("socket: reading the last messages of followed conversations failed", "err", err, "workspace_id", ws)
+			if now := time.Now().Unix(); p.warned.Load() < now-60 { // once a minute at most
+				p.warned.Store(now)
+				s.log.Warn("socket: reading the last messages of followed conversations failed", "err", err, "workspace_id", ws)
+			}
 			continue
 		}
 		out[ws] = last

@@ -51,6 +51,7 @@ type Store struct {
 	mu     sync.Mutex
 	bySite map[string]siteEntry
 	byID   map[string]siteEntry // Cached's entries, kept the same way
+	gen    uint64               // bumped by forget: a read that began before a change is not kept
 }
 
 type siteEntry struct {
@@ -75,6 +76,7 @@ func (s *Store) forget(w *Workspace) {
 	s.mu.Lock()
 	delete(s.bySite, w.SiteID)
 	delete(s.byID, w.ID)
+	s.gen++
 	s.mu.Unlock()
 }
 
@@ -156,6 +158,7 @@ func (s *Store) Cached(ctx context.Context, wsID string) (*Workspace, error) {
 	now := time.Now() // wall time, as in BySiteID
 	s.mu.Lock()
 	e, ok := s.byID[wsID]
+	gen := s.gen
 	s.mu.Unlock()
 	if ok && now.Sub(e.at) < SiteCacheTTL {
 		return e.w, nil
@@ -168,7 +171,9 @@ func (s *Store) Cached(ctx context.Context, wsID string) (*Workspace, error) {
 	if len(s.byID) >= maxSiteCache {
 		clear(s.byID)
 	}
-	s.byID[wsID] = siteEntry{w: w, at: now}
+	if s.gen == gen { // no change of this process's since the read began
+		s.byID[wsID] = siteEntry{w: w, at: now}
+	}
 	s.mu.Unlock()
 	return w, nil
 }
@@ -181,6 +186,7 @@ func (s *Store) BySiteID(ctx context.Context, siteID string) (*Workspace, error)
 	now := time.Now() // wall time, not the domain clock: a cache's age, whatever a test's clock says
 	s.mu.Lock()
 	e, ok := s.bySite[siteID]
+	gen := s.gen
 	s.mu.Unlock()
 	if ok && now.Sub(e.at) < SiteCacheTTL {
 		return e.w, nil
@@ -196,7 +202,9 @@ func (s *Store) BySiteID(ctx context.Context, siteID string) (*Workspace, error)
 	if len(s.bySite) >= maxSiteCache {
 		clear(s.bySite)
 	}
-	s.bySite[siteID] = siteEntry{w: w, at: now}
+	if s.gen == gen {
+		s.bySite[siteID] = siteEntry{w: w, at: now}
+	}
 	s.mu.Unlock()
 	return w, nil
 }
