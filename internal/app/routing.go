@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/beckonhq/beckon/internal/errs"
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/routing"
 	"github.com/beckonhq/beckon/internal/workspace"
@@ -105,24 +106,32 @@ func (a *App) routingVisitor(ctx context.Context, wsID, visitorID string) (*rout
 	if v.PreviousRep, err = a.Chat.PreviousRep(ctx, wsID, visitorID, ""); err != nil {
 		return nil, "", err
 	}
-	owner := ""
-	if o := strings.TrimSpace(v.Fields[OwnerField]); o != "" {
-		users, err := a.Identity.ListUsers(ctx, wsID)
-		if err != nil {
-			return nil, "", err
-		}
-		owner = ownerOf(users, o)
+	owner, err := a.ownerOf(ctx, wsID, strings.TrimSpace(v.Fields[OwnerField]))
+	if err != nil {
+		return nil, "", err
 	}
 	v.OwnerPresent = owner != ""
 	return v, owner, nil
 }
 
-// ownerOf finds the user an account-owner value names: by id, or by email address ignoring case.
-func ownerOf(users []*identity.User, o string) string {
-	for _, u := range users {
-		if u.ID == o || strings.EqualFold(u.Email, o) {
-			return u.ID
-		}
+// ownerOf returns the id of the user an account-owner value names — a user id, or an email
+// address ignoring case — or "" when it names nobody of the workspace.
+func (a *App) ownerOf(ctx context.Context, wsID, o string) (string, error) {
+	var u *identity.User
+	var err error
+	switch {
+	case o == "":
+		return "", nil
+	case strings.HasPrefix(o, "usr_"):
+		u, err = a.Identity.GetUser(ctx, wsID, o)
+	default:
+		u, err = a.Identity.UserByEmail(ctx, wsID, o)
 	}
-	return ""
+	if errs.Is(err, errs.NotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return u.ID, nil
 }

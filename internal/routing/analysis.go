@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/beckonhq/beckon/internal/db"
@@ -366,7 +367,7 @@ func (s *Service) Report(ctx context.Context, wsID string, from, to time.Time) (
 		if a.Offers != b.Offers {
 			return b.Offers - a.Offers
 		}
-		return compareStrings(a.Name, b.Name)
+		return strings.Compare(a.Name, b.Name)
 	})
 	cfg := c.Config()
 	seen := map[string]bool{}
@@ -390,7 +391,7 @@ func (s *Service) Report(ctx context.Context, wsID string, from, to time.Time) (
 		for u, n := range m {
 			pc.Members = append(pc.Members, RepCount{UserID: u, Name: c.userName(u), Offers: n})
 		}
-		slices.SortFunc(pc.Members, func(a, b RepCount) int { return compareStrings(a.UserID, b.UserID) })
+		slices.SortFunc(pc.Members, func(a, b RepCount) int { return strings.Compare(a.UserID, b.UserID) })
 		pc.MaxMinusMin, pc.Gini = Fairness(m)
 		out.Pools = append(out.Pools, pc)
 	}
@@ -401,16 +402,6 @@ func (s *Service) Report(ctx context.Context, wsID string, from, to time.Time) (
 		out.Pools = []PoolCount{}
 	}
 	return out, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // userName returns a user's name as the configuration's Env knew it, or the id.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/beckonhq/beckon/internal/cond"
@@ -46,6 +47,7 @@ type Compiled struct {
 	teams    []cteam
 	names    map[string]string // user id → name, from the Env
 	problems []*errs.Error
+	reach    func() map[string]bool // the users it could offer a visitor to (reachable), worked out once
 }
 
 type crule struct {
@@ -583,6 +585,7 @@ func cmp(s, def string) string {
 func (c *compiler) build(exprs []*cond.Expr, broken []string) *Compiled {
 	cfg := *c.cfg
 	out := &Compiled{cfg: cfg, problems: c.problems, names: make(map[string]string, len(c.env.Users))}
+	out.reach = sync.OnceValue(out.reachable)
 	for id, u := range c.env.Users {
 		if u.Name != "" {
 			out.names[id] = u.Name

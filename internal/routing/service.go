@@ -54,8 +54,6 @@ type Offer struct {
 	// Position is the visitor's place in line: 1 + the conversations rung before it that still
 	// wait for the same pool (or team, or reps); 0 when the outcome is not an offer.
 	Position int
-	// RingSeconds is how long the rung reps have before the next are tried.
-	RingSeconds int
 }
 
 // Service routes conversations (R1–R5): it keeps the configuration's draft and published
@@ -189,23 +187,20 @@ func (s *Service) GetDraft(ctx context.Context, wsID string) (*Draft, error) {
 	return d, nil
 }
 
+// emptyConfig is the draft of a workspace that never saved nor published one: no rules, the
+// default target email capture.
 func emptyConfig() json.RawMessage {
-	b, _ := json.Marshal(normalized(Config{Default: Target{Kind: KindCapture}}))
+	c, _ := CompileConfig(Config{}, Env{})
+	b, _ := json.Marshal(stored(c))
 	return b
 }
 
-// normalized fills a configuration's defaults so that it is stored and shown as it routes.
-func normalized(cfg Config) Config {
-	if cfg.RingSeconds == 0 {
-		cfg.RingSeconds = DefaultRingSeconds
-	}
-	if cfg.MaxChats == 0 {
-		cfg.MaxChats = DefaultMaxChats
-	}
-	for _, l := range []*[]Territory{&cfg.Territories} {
-		if *l == nil {
-			*l = []Territory{}
-		}
+// stored is a compiled configuration as drafts and versions keep it: Compile's normalised form
+// (defaults filled), its lists empty rather than null in the JSON.
+func stored(c *Compiled) Config {
+	cfg := c.Config()
+	if cfg.Territories == nil {
+		cfg.Territories = []Territory{}
 	}
 	if cfg.Teams == nil {
 		cfg.Teams = []Team{}
@@ -231,7 +226,7 @@ func (s *Service) SaveDraft(ctx context.Context, wsID, userID string, raw []byte
 	if err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(normalized(c.Config()))
+	body, err := json.Marshal(stored(c))
 	if err != nil {
 		return nil, errs.Op("routing.SaveDraft", err)
 	}
@@ -486,7 +481,7 @@ func (s *Service) decide(ctx context.Context, wsID, convID, visitorID string, at
 		return nil, err
 	}
 	o := &Offer{WorkspaceID: wsID, ConversationID: convID, VisitorID: visitorID, DecisionID: rec.ID, Attempt: attempt,
-		Decision: d, RingSeconds: ring}
+		Decision: d}
 	if d.Outcome == OutcomeOffer {
 		if o.Position, err = s.Position(ctx, wsID, convID); err != nil {
 			s.log.WarnContext(ctx, "routing: reading the queue position failed", "err", err.Error())
@@ -531,10 +526,7 @@ func trimTrace(t *Trace, max int) {
 func storedInput(c *Compiled, in Input) Input {
 	out := in
 	out.Ledger = nil
-	reach := c.reachable()
-	if reach == nil {
-		return out
-	}
+	reach := c.reach()
 	out.Reps = make(map[string]RepState, len(reach)+1)
 	for u := range reach {
 		if r, ok := in.Reps[u]; ok {

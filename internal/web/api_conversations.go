@@ -396,14 +396,7 @@ func (s *Server) alertAfter(ctx context.Context, ws *workspace.Workspace, ip, vi
 			return
 		}
 	}
-	name := s.summaryCached(ctx, ws.ID, visitorID)
-	who := name.Name
-	if who == "" {
-		who = "A visitor"
-	}
-	if name.Company != "" {
-		who += " (" + name.Company + ")"
-	}
+	who := s.alertName(ctx, ws.ID, visitorID)
 	if !first {
 		s.alert(ctx, ws.ID, notify.Alert{Stream: "live", Title: who + " wrote", Body: preview(msg.Text), Conv: conv.ID, Visitor: visitorID, To: to})
 		return
@@ -438,6 +431,19 @@ func (s *Server) alertAfter(ctx context.Context, ws *workspace.Workspace, ip, vi
 			s.log.WarnContext(ctx, "the offline reply failed", "err", err.Error())
 		}
 	}
+}
+
+// alertName is how an alert names a visitor: "Ada Lovelace (Acme)", or "A visitor".
+func (s *Server) alertName(ctx context.Context, wsID, visitorID string) string {
+	name := s.summaryCached(ctx, wsID, visitorID)
+	who := name.Name
+	if who == "" {
+		who = "A visitor"
+	}
+	if name.Company != "" {
+		who += " (" + name.Company + ")"
+	}
+	return who
 }
 
 // targetHint reports whether a field can make a visitor a target account.

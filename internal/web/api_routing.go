@@ -246,14 +246,7 @@ func (s *Server) RoutingOffer(ctx context.Context, o routing.Offer) {
 	}
 	d := o.Decision
 	if d.Outcome == routing.OutcomeOffer {
-		name := s.summaryCached(ctx, ws.ID, o.VisitorID)
-		who := name.Name
-		if who == "" {
-			who = "A visitor"
-		}
-		if name.Company != "" {
-			who += " (" + name.Company + ")"
-		}
+		who := s.alertName(ctx, ws.ID, o.VisitorID)
 		body := "Routed to you"
 		if len(d.Offer) > 1 {
 			body = "Routed to you and " + strconv.Itoa(len(d.Offer)-1) + " more: the first to accept takes it"

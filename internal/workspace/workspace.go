@@ -155,27 +155,7 @@ func (s *Store) Get(ctx context.Context, wsID string) (*Workspace, error) {
 // SiteCacheTTL, like BySiteID, and this process's own changes drop the entry at once. The answer
 // is shared between callers, who must not modify it. It returns errs.NotFound for an unknown id.
 func (s *Store) Cached(ctx context.Context, wsID string) (*Workspace, error) {
-	now := time.Now() // wall time, as in BySiteID
-	s.mu.Lock()
-	e, ok := s.byID[wsID]
-	gen := s.gen
-	s.mu.Unlock()
-	if ok && now.Sub(e.at) < SiteCacheTTL {
-		return e.w, nil
-	}
-	w, err := s.Get(ctx, wsID)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	if len(s.byID) >= maxSiteCache {
-		clear(s.byID)
-	}
-	if s.gen == gen { // no change of this process's since the read began
-		s.byID[wsID] = siteEntry{w: w, at: now}
-	}
-	s.mu.Unlock()
-	return w, nil
+	return s.cached(s.byID, wsID, func() (*Workspace, error) { return s.Get(ctx, wsID) })
 }
 
 // BySiteID returns the workspace whose public site id is siteID, or errs.NotFound.
@@ -183,27 +163,40 @@ func (s *Store) Cached(ctx context.Context, wsID string) (*Workspace, error) {
 // The answer may be up to SiteCacheTTL old when another replica changed the workspace; it is
 // shared between callers, who must not modify it.
 func (s *Store) BySiteID(ctx context.Context, siteID string) (*Workspace, error) {
+	return s.cached(s.bySite, siteID, func() (*Workspace, error) {
+		w, err := scan(s.db.QueryRowContext(ctx, `SELECT `+cols+` FROM workspaces WHERE site_id = $1`, siteID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, errs.NotFoundf("no such site")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("workspace.BySiteID: %w", err)
+		}
+		return w, nil
+	})
+}
+
+// cached answers key from m while its entry is younger than SiteCacheTTL, and otherwise loads it
+// and keeps it — unless this process changed a workspace while it loaded (forget), when the
+// answer may be older than the change.
+func (s *Store) cached(m map[string]siteEntry, key string, load func() (*Workspace, error)) (*Workspace, error) {
 	now := time.Now() // wall time, not the domain clock: a cache's age, whatever a test's clock says
 	s.mu.Lock()
-	e, ok := s.bySite[siteID]
+	e, ok := m[key]
 	gen := s.gen
 	s.mu.Unlock()
 	if ok && now.Sub(e.at) < SiteCacheTTL {
 		return e.w, nil
 	}
-	w, err := scan(s.db.QueryRowContext(ctx, `SELECT `+cols+` FROM workspaces WHERE site_id = $1`, siteID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errs.NotFoundf("no such site")
-	}
+	w, err := load()
 	if err != nil {
-		return nil, fmt.Errorf("workspace.BySiteID: %w", err)
+		return nil, err
 	}
 	s.mu.Lock()
-	if len(s.bySite) >= maxSiteCache {
-		clear(s.bySite)
+	if len(m) >= maxSiteCache {
+		clear(m)
 	}
 	if s.gen == gen {
-		s.bySite[siteID] = siteEntry{w: w, at: now}
+		m[key] = siteEntry{w: w, at: now}
 	}
 	s.mu.Unlock()
 	return w, nil
