@@ -23,6 +23,7 @@ import (
 	"github.com/beckonhq/beckon/internal/config"
 	"github.com/beckonhq/beckon/internal/db"
 	"github.com/beckonhq/beckon/internal/demo"
+	"github.com/beckonhq/beckon/internal/email"
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/version"
 	"github.com/beckonhq/beckon/internal/widget"
@@ -37,6 +38,8 @@ Usage:
   beckon migrate up|status     apply or list database migrations
   beckon workspace create      create a workspace and invite its first admin
   beckon admin create          invite another admin into a workspace
+  beckon email status|suppress|unsuppress --address ADDRESS
+                               look up, add to or lift from the global email suppression list
   beckon backup --to FILE      write a consistent copy of the SQLite database
   beckon version               print the app, Go and tzdata versions
 
@@ -86,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return fmt.Errorf("usage: beckon admin create --workspace ID --email EMAIL")
 		}
 		return cmdAdminCreate(ctx, rest[1:], stdout, stderr, getenv)
+	case "email":
+		return cmdEmail(ctx, rest, stdout, stderr, getenv)
 	case "backup":
 		return cmdBackup(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version":
@@ -464,4 +469,51 @@ func seedRouting(ctx context.Context, a *app.App, info *demo.Info) error {
 	}
 	_, err = a.Routing.Publish(ctx, info.WorkspaceID, admin)
 	return err
+}
+
+// cmdEmail is the operator's hand on the global suppression list (docs/EMAIL.md): look an address
+// up, suppress it, or lift its suppression once the mailbox works again.
+func cmdEmail(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	const use = "usage: beckon email status|suppress|unsuppress --address ADDRESS [flags]"
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stdout, use)
+		return nil
+	}
+	verb := args[0]
+	switch verb {
+	case "status", "suppress", "unsuppress":
+	default:
+		return errors.New(use)
+	}
+	var cfg config.Config
+	fs := flags("email "+verb, "Looks up, suppresses or lifts the suppression of one address on the global list that\n"+
+		"every workspace's mail checks, and prints one JSON object.", stderr, &cfg)
+	address := fs.String("address", "", "the email address (required)")
+	if err := load(fs, &cfg, args[1:], getenv); err != nil {
+		return err
+	}
+	addr := *address
+	if addr == "" {
+		return errors.New(use)
+	}
+	a, err := operatorApp(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	st := a.Mail.Store()
+	switch verb {
+	case "suppress":
+		err = st.Suppress(ctx, addr, email.ReasonManual, "by the operator", "operator", "", "")
+	case "unsuppress":
+		err = st.Unsuppress(ctx, addr)
+	}
+	if err != nil {
+		return err
+	}
+	status, err := st.Lookup(ctx, "", addr)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(status)
 }

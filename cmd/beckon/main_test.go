@@ -141,3 +141,28 @@ func TestBackupCommand(t *testing.T) {
 		t.Fatal("backup overwrote a file")
 	}
 }
+
+// TestEmailCommand: the operator suppresses an address, sees it, and lifts it; a bad address or
+// lifting what is not there is an error.
+func TestEmailCommand(t *testing.T) {
+	getenv := env("BECKON_DATA", t.TempDir(), "BECKON_SECRET_KEY", strings.Repeat("5a", 32), "BECKON_BASE_URL", "https://chat.acme.example")
+	out, _, err := runCmd(t, getenv, "email", "suppress", "--address", "Ann@Acme.Example")
+	if err != nil || !strings.Contains(out, `"suppressed":true`) || !strings.Contains(out, `"email":"ann@acme.example"`) || !strings.Contains(out, `"reason":"manual"`) {
+		t.Fatalf("suppress: %q %v", out, err)
+	}
+	if out, _, err = runCmd(t, getenv, "email", "status", "--address", "ann@acme.example"); err != nil || !strings.Contains(out, `"suppressed":true`) {
+		t.Fatalf("status: %q %v", out, err)
+	}
+	if out, _, err = runCmd(t, getenv, "email", "unsuppress", "--address", "ann@acme.example"); err != nil || !strings.Contains(out, `"suppressed":false`) {
+		t.Fatalf("unsuppress: %q %v", out, err)
+	}
+	if _, _, err = runCmd(t, getenv, "email", "unsuppress", "--address", "ann@acme.example"); err == nil {
+		t.Fatal("lifted a suppression that was not there")
+	}
+	if _, _, err = runCmd(t, getenv, "email", "suppress", "--address", "not an address"); err == nil {
+		t.Fatal("suppressed a bad address")
+	}
+	if _, _, err = runCmd(t, getenv, "email", "frobnicate", "--address", "a@b.example"); err == nil {
+		t.Fatal("an unknown verb worked")
+	}
+}

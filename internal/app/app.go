@@ -26,6 +26,7 @@ import (
 	"github.com/beckonhq/beckon/internal/config"
 	"github.com/beckonhq/beckon/internal/db"
 	"github.com/beckonhq/beckon/internal/email"
+	"github.com/beckonhq/beckon/internal/email/address"
 	"github.com/beckonhq/beckon/internal/errs"
 	"github.com/beckonhq/beckon/internal/field"
 	"github.com/beckonhq/beckon/internal/identity"
@@ -37,6 +38,7 @@ import (
 	"github.com/beckonhq/beckon/internal/realtime"
 	"github.com/beckonhq/beckon/internal/routing"
 	"github.com/beckonhq/beckon/internal/secret"
+	"github.com/beckonhq/beckon/internal/spam"
 	"github.com/beckonhq/beckon/internal/timezone"
 	"github.com/beckonhq/beckon/internal/visitor"
 	"github.com/beckonhq/beckon/internal/web"
@@ -52,6 +54,7 @@ type App struct {
 	Bus        bus.Bus
 	Jobs       *jobs.Queue
 	Mail       *email.Outbox
+	Refusals   *spam.Refusals  // what the spam defences refused (E4)
 	Secrets    *secret.Keyring // nil when no BECKON_SECRET_KEY is configured (operator CLI commands)
 	Workspaces *workspace.Store
 	Identity   *identity.Service
@@ -123,7 +126,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			return nil, err
 		}
 	}
-	a.Mail = email.NewOutbox(a.Jobs, sender, a.Secrets)
+	a.Refusals = spam.NewRefusals(a.DB, a.Clock, log)
+	a.Mail = email.NewOutbox(email.NewStore(a.DB, a.Clock, &address.Validator{MX: &address.MXChecker{}}), a.Jobs, sender, a.Secrets, cfg.BaseURL)
 	a.Workspaces = workspace.NewStore(a.DB, a.Clock)
 	a.Identity = identity.NewService(a.DB, a.Clock, a.Mail, identity.Options{
 		BaseURL: cfg.BaseURL, InviteTTL: cfg.InviteTTL, SessionTTL: cfg.SessionTTL, Hash: opt.Hash})
@@ -239,6 +243,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		Visitors:       a.Visitors, Tokens: visitor.NewTokens(key), Chat: a.Chat, Clock: a.Clock,
 		Fields: a.Fields, DB: a.DB, Secrets: a.Secrets, BaseURL: cfg.BaseURL,
 		Hub: a.Hub, Presence: a.Presence, Notify: a.Notify, LiveView: live, Routing: a.Routing,
+		Email: a.Mail, EmailWebhookSecret: []byte(cfg.EmailWebhookSecret), Bus: a.Bus, Refusals: a.Refusals,
 	}
 	a.Web = web.New(deps)
 	return a, nil
@@ -314,6 +319,9 @@ func NewSender(cfg config.Config, log *slog.Logger) (email.Sender, error) {
 
 // Close releases the bus and the database.
 func (a *App) Close() {
+	if a.Web != nil {
+		a.Web.Close()
+	}
 	if a.Bus != nil {
 		a.Bus.Close()
 	}
@@ -358,6 +366,11 @@ func (a *App) Serve(ctx context.Context, l net.Listener, extra ...Extra) error {
 	go func() {
 		defer wg.Done()
 		a.housekeeping(jctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.Refusals.Run(jctx)
 	}()
 	wg.Add(1)
 	go func() {

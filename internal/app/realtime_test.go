@@ -655,6 +655,35 @@ func TestTwoReplicas(t *testing.T) {
 			t.Fatalf("replica A still sees an available rep after the rep chose away on B: %+v", pres)
 		}
 	}
+
+	// Rate limits hold for the cluster (E4): a client that spent its allowance on A is refused
+	// on B too, within the sharing period, over real NATS.
+	preflight := func(base string) int {
+		req, _ := http.NewRequest("OPTIONS", base+"/m/v1/hello", nil)
+		req.Header.Set("Origin", "https://www.acme.example")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	spent := 0
+	for preflight(a.BaseURL) != http.StatusTooManyRequests {
+		if spent++; spent > 500 {
+			t.Fatal("replica A never limited the client")
+		}
+	}
+	refused := false
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if preflight(b.BaseURL) == http.StatusTooManyRequests {
+			refused = true
+			break
+		}
+	}
+	if !refused {
+		t.Fatalf("replica B still takes a client that spent its allowance on A (%d requests)", spent)
+	}
 }
 
 func apiDo(t *testing.T, method, u, token string, in, out any) {

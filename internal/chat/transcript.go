@@ -2,7 +2,6 @@ package chat
 
 import (
 	"context"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -19,21 +18,12 @@ type Mailer interface {
 // MaxTranscripts is how many transcripts can be emailed for one conversation.
 const MaxTranscripts = 5
 
-// TranscriptData fills the email template "transcript".
-type TranscriptData struct {
-	WorkspaceName string // may be empty
-	StartedAt     string // formatted in TimeZone
-	TimeZone      string // e.g. "Europe/Paris"
-	Lines         []TranscriptLine
-}
+// TranscriptData fills the email template "transcript" (defined by the email package, which
+// owns the templates and their data).
+type TranscriptData = email.TranscriptData
 
 // TranscriptLine is one message of a transcript.
-type TranscriptLine struct {
-	At     string // formatted in the time zone
-	Author string // "Visitor", the rep's or bot's name; "" for system messages
-	Text   string
-	System bool
-}
+type TranscriptLine = email.TranscriptLine
 
 // EmailTranscript queues an email to `to` with every message of the conversation, each with its
 // time (in the workspace's time zone, from Options.Workspace) and author, in the same
@@ -43,10 +33,11 @@ type TranscriptLine struct {
 // errs.Forbidden for a rep who is not a participant, errs.TooMany after MaxTranscripts
 // transcripts, and errs.Unavailable when no mailer is configured (or the mailer's own errors).
 func (s *Store) EmailTranscript(ctx context.Context, wsID string, by Actor, convID, to string) error {
-	addr, err := mail.ParseAddress(strings.TrimSpace(to))
-	if err != nil || len(addr.Address) > 254 || strings.ContainsAny(addr.Address, "\r\n") {
-		return errs.Field(errs.Invalid, "email", "is not a valid email address")
+	key, err := email.Key(to) // "Ann <ann@acme.example>" too, as a rep may paste it
+	if err != nil {
+		return err // errs.Invalid about "email", saying what is wrong
 	}
+	addr := struct{ Address string }{key}
 	if s.opt.Mailer == nil {
 		return errs.E(errs.Unavailable, "email is not configured on this server")
 	}
@@ -139,5 +130,5 @@ func renderTranscript(wsName string, loc *time.Location, c *Conversation, msgs [
 	if err != nil {
 		return email.Message{}, err
 	}
-	return email.Message{Subject: subject, Text: text, HTML: html}, nil
+	return email.Message{Subject: subject, Text: text, HTML: html, Template: "transcript"}, nil
 }

@@ -37,6 +37,8 @@ type Config struct {
 	SMTPPassword string
 	SMTPFrom     string
 	SMTPTLS      string // "starttls" (default), "tls" (implicit, port 465) or "none"
+	// EmailWebhookSecret signs bounce and complaint reports posted to /hooks/email/… (empty: off).
+	EmailWebhookSecret string
 
 	LogFormat string // "json" or "text"
 	LogLevel  string // "debug", "info", "warn", "error"
@@ -84,6 +86,7 @@ func (c *Config) settings() []setting {
 		{"smtp-password", "SMTP password", true, "", &c.SMTPPassword},
 		{"smtp-from", "sender address of emails", false, "Beckon <beckon@localhost>", &c.SMTPFrom},
 		{"smtp-tls", "SMTP transport security: starttls, tls or none", false, "starttls", &c.SMTPTLS},
+		{"email-webhook-secret", "secret that signs bounce and complaint reports posted to /hooks/email/events and /hooks/email/dsn; empty turns them off", true, "", &c.EmailWebhookSecret},
 		{"log-format", "log format: json or text", false, "json", &c.LogFormat},
 		{"log-level", "log level: debug, info, warn or error", false, "info", &c.LogLevel},
 		{"job-workers", "background jobs run at once by this process", false, "4", &c.JobWorkers},
@@ -277,6 +280,9 @@ func (c *Config) Validate() error {
 	}
 	if strings.ContainsFunc(c.MetricsToken, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
 		p = append(p, "BECKON_METRICS_TOKEN must be printable ASCII without spaces (it travels in an HTTP header): generate one with `openssl rand -hex 32`")
+	}
+	if c.EmailWebhookSecret != "" && len(c.EmailWebhookSecret) < 16 {
+		p = append(p, "BECKON_EMAIL_WEBHOOK_SECRET must be at least 16 characters: generate one with `openssl rand -hex 32`")
 	}
 	if c.SecretKey != "" {
 		if b, err := KeyBytes(c.SecretKey); err != nil || len(b) < 32 {

@@ -1,11 +1,13 @@
-// Package email sends Beckon's mail: invitations now, reminders and notifications later.
+// Package email is Beckon's email layer (E1–E3): the address policy of each workspace (the
+// validator of internal/email/address with the workspace's allow and block lists, "business email
+// only" and the MX check), the global suppression list and each workspace's unsubscribes, the
+// templates, and sending as durable jobs with a history per message.
 //
 // A Message is validated before anything touches the network (recipients, header injection,
 // lengths), then handed to a Sender: NewSMTP delivers it through a real SMTP server, NewLogSender
 // only logs it (for `beckon demo` without SMTP). Render fills the embedded templates in
-// templates/ to produce a message's subject and bodies.
-//
-// Address validation beyond net/mail syntax, and suppression of bouncing addresses, come later.
+// templates/ to produce a message's subject and bodies. Outbox queues messages as jobs, leaving
+// out suppressed recipients both when queued and when sent.
 package email
 
 import (
@@ -37,6 +39,8 @@ type Attachment struct {
 // Message is one email to send. Text is always sent; HTML, when set, is its alternative.
 type Message struct {
 	To          []string // addresses, "ada@example.com" or "Ada <ada@example.com>"
+	Cc          []string // optional, like To
+	Bcc         []string // optional, like To; never written in a header
 	Subject     string
 	Text        string
 	HTML        string
@@ -45,6 +49,17 @@ type Message struct {
 	// Headers are extra header fields, e.g. "List-Unsubscribe". The fields the sender writes
 	// itself (From, To, Subject, Content-Type, …) cannot be set here.
 	Headers map[string]string
+	// Template names the template the message was rendered from ("invite"), for its history;
+	// it is not sent.
+	Template string `json:",omitempty"`
+}
+
+// Recipients returns every recipient of m: To, then Cc, then Bcc.
+func (m Message) Recipients() []string {
+	out := make([]string, 0, len(m.To)+len(m.Cc)+len(m.Bcc))
+	out = append(out, m.To...)
+	out = append(out, m.Cc...)
+	return append(out, m.Bcc...)
 }
 
 // Sender delivers messages. Send validates m first and returns an errs.Invalid error naming the
@@ -71,12 +86,17 @@ func (m Message) Validate() error {
 	if len(m.To) == 0 {
 		return errs.Field(errs.Invalid, "to", "at least one recipient is required")
 	}
-	if len(m.To) > MaxRecipients {
-		return errs.Field(errs.Invalid, "to", "at most %d recipients are allowed", MaxRecipients)
+	if n := len(m.To) + len(m.Cc) + len(m.Bcc); n > MaxRecipients {
+		return errs.Field(errs.Invalid, "to", "at most %d recipients are allowed (to, cc and bcc together); this message has %d", MaxRecipients, n)
 	}
-	for i, to := range m.To {
-		if err := checkAddress(to); err != nil {
-			return &errs.Error{Kind: errs.Invalid, Field: "to", Message: "recipient " + strconv.Itoa(i+1) + " is not a valid email address", Err: err}
+	for _, l := range []struct {
+		field string
+		addrs []string
+	}{{"to", m.To}, {"cc", m.Cc}, {"bcc", m.Bcc}} {
+		for i, to := range l.addrs {
+			if err := checkAddress(to); err != nil {
+				return &errs.Error{Kind: errs.Invalid, Field: l.field + "[" + strconv.Itoa(i) + "]", Message: "is not a valid email address", Err: err}
+			}
 		}
 	}
 	if m.ReplyTo != "" {

@@ -35,6 +35,12 @@ func (s logSender) Send(ctx context.Context, m Message) error {
 		slog.String("to", strings.Join(m.To, ", ")),
 		slog.String("subject", m.Subject),
 	}
+	if len(m.Cc) > 0 {
+		attrs = append(attrs, slog.String("cc", strings.Join(m.Cc, ", ")))
+	}
+	if len(m.Bcc) > 0 {
+		attrs = append(attrs, slog.String("bcc", strings.Join(m.Bcc, ", ")))
+	}
 	for i, link := range linkPattern.FindAllString(m.Text, -1) {
 		key := "link"
 		if i > 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wneessen/go-mail"
 
+	"github.com/beckonhq/beckon/internal/email/bounce"
 	"github.com/beckonhq/beckon/internal/errs"
 )
 
@@ -178,6 +179,16 @@ func (s *smtpSender) build(m Message) (*mail.Msg, error) {
 	if err := msg.To(m.To...); err != nil {
 		return nil, &errs.Error{Kind: errs.Invalid, Field: "to", Message: "invalid recipient address", Err: err}
 	}
+	if len(m.Cc) > 0 {
+		if err := msg.Cc(m.Cc...); err != nil {
+			return nil, &errs.Error{Kind: errs.Invalid, Field: "cc", Message: "invalid recipient address", Err: err}
+		}
+	}
+	if len(m.Bcc) > 0 {
+		if err := msg.Bcc(m.Bcc...); err != nil {
+			return nil, &errs.Error{Kind: errs.Invalid, Field: "bcc", Message: "invalid recipient address", Err: err}
+		}
+	}
 	if m.ReplyTo != "" {
 		if err := msg.ReplyTo(m.ReplyTo); err != nil {
 			return nil, &errs.Error{Kind: errs.Invalid, Field: "reply_to", Message: "is not a valid email address", Err: err}
@@ -215,4 +226,20 @@ func Permanent(err error) bool {
 		return false
 	}
 	return se.ErrorCode() >= 500 && se.ErrorCode() <= 599
+}
+
+// BadMailbox reports whether err is the mail server refusing a recipient address itself at RCPT
+// TO: an RFC 3463 status that bounce.Classify calls hard (5.1.1 no such mailbox, 5.1.2 bad
+// domain, 5.1.10 null MX, …), or a bare 550/551/553 without an enhanced status. A refusal of the
+// sender (MAIL FROM: a misconfigured BECKON_SMTP_FROM), of the message (DATA) or by policy is not:
+// the address may work.
+func BadMailbox(err error) bool {
+	var se *mail.SendError
+	if !errors.As(err, &se) || se.Reason != mail.ErrSMTPRcptTo || se.ErrorCode() < 500 || se.ErrorCode() > 599 {
+		return false
+	}
+	if st := se.EnhancedStatusCode(); st != "" {
+		return bounce.Classify("failed", st) == bounce.Hard
+	}
+	return se.ErrorCode() == 550 || se.ErrorCode() == 551 || se.ErrorCode() == 553
 }

@@ -177,11 +177,13 @@ func TestSendRefusesBadMessagesBeforeConnecting(t *testing.T) {
 		field string
 	}{
 		{"no recipient", func(m *email.Message) { m.To = nil }, "to"},
-		{"empty recipient", func(m *email.Message) { m.To = []string{""} }, "to"},
-		{"no at sign", func(m *email.Message) { m.To = []string{"ada.example.com"} }, "to"},
-		{"second recipient bad", func(m *email.Message) { m.To = []string{"ada@example.com", "bob@"} }, "to"},
-		{"two addresses in one", func(m *email.Message) { m.To = []string{"a@example.com, b@example.com"} }, "to"},
-		{"recipient with injected header", func(m *email.Message) { m.To = []string{"ada@example.com\r\nBcc: eve@example.com"} }, "to"},
+		{"empty recipient", func(m *email.Message) { m.To = []string{""} }, "to[0]"},
+		{"no at sign", func(m *email.Message) { m.To = []string{"ada.example.com"} }, "to[0]"},
+		{"second recipient bad", func(m *email.Message) { m.To = []string{"ada@example.com", "bob@"} }, "to[1]"},
+		{"two addresses in one", func(m *email.Message) { m.To = []string{"a@example.com, b@example.com"} }, "to[0]"},
+		{"recipient with injected header", func(m *email.Message) { m.To = []string{"ada@example.com\r\nBcc: eve@example.com"} }, "to[0]"},
+		{"bad cc", func(m *email.Message) { m.Cc = []string{"nope"} }, "cc[0]"},
+		{"bad bcc", func(m *email.Message) { m.Bcc = []string{"ok@example.com", "a@b@c"} }, "bcc[1]"},
 		{"too many recipients", func(m *email.Message) {
 			m.To = nil
 			for range email.MaxRecipients + 1 {

@@ -10,7 +10,11 @@ import (
 	"slices"
 	"strings"
 	texttemplate "text/template"
+
+	"github.com/beckonhq/beckon/internal/errs"
 )
+
+func notFoundTemplate(name string) error { return errs.NotFoundf("no email template %q", name) }
 
 // templateFS holds the message templates. A template "name" is the file templates/name.txt,
 // executed with text/template, which must define "subject" and whose body is the text part;

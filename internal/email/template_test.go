@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/beckonhq/beckon/internal/email"
+	"github.com/beckonhq/beckon/internal/errs"
 )
 
 func invite() email.InviteData {
@@ -140,5 +141,26 @@ func TestRenderErrors(t *testing.T) {
 func TestTemplates(t *testing.T) {
 	if got := email.Templates(); !slices.Contains(got, "invite") || slices.Contains(got, "layout") {
 		t.Errorf("Templates() = %v", got)
+	}
+}
+
+// TestEveryTemplatePreviews: every template has a description and sample data, and its preview
+// renders a subject, a text part and (where it has one) an HTML part.
+func TestEveryTemplatePreviews(t *testing.T) {
+	list := email.TemplateList()
+	if len(list) != len(email.Templates()) {
+		t.Fatalf("TemplateList %v, Templates %v", list, email.Templates())
+	}
+	for _, info := range list {
+		if info.Description == "" {
+			t.Errorf("%s: no description (add it to samples in samples.go)", info.Name)
+		}
+		subject, text, html, err := email.Preview(info.Name)
+		if err != nil || subject == "" || strings.TrimSpace(text) == "" || (info.HTML && !strings.Contains(html, "</html>")) {
+			t.Errorf("%s: preview %q %q %v", info.Name, subject, text, err)
+		}
+	}
+	if _, _, _, err := email.Preview("nope"); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("unknown template: %v", err)
 	}
 }

@@ -1,11 +1,12 @@
 package field
 
 import (
-	"net/mail"
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/beckonhq/beckon/internal/email/address"
 	"github.com/beckonhq/beckon/internal/errs"
 )
 
@@ -81,15 +82,18 @@ func checkLine(field, s string, max int) (string, error) {
 	return s, nil
 }
 
-// checkEmail lower-cases an address and checks it is one plain address (local@domain with a dot
-// in the domain), at most MaxEmailLen characters.
+// checkEmail checks an address with Beckon's one validator (internal/email/address) and returns
+// its normalized form, at most MaxEmailLen characters.
 func checkEmail(field, s string) (string, error) {
-	s = strings.ToLower(s)
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || len(s) > MaxEmailLen || !strings.Contains(s[strings.LastIndexByte(s, '@'):], ".") {
-		return "", errs.Field(errs.Invalid, field, "%q is not an email address", clip(s, 80))
+	a, err := address.Parse(s)
+	if err != nil || len(a.String()) > MaxEmailLen {
+		msg := "is not an email address"
+		if e := errs.As(err); e != nil {
+			msg = e.Message
+		}
+		return "", &errs.Error{Kind: errs.Invalid, Field: field, Message: fmt.Sprintf("%q: %s", clip(s, 80), msg), Err: err}
 	}
-	return s, nil
+	return a.String(), nil
 }
 
 // isDecimal reports whether s is -?[0-9]+(\.[0-9]+)?

@@ -9,7 +9,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/mail"
 	"runtime"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/beckonhq/beckon/internal/clock"
 	"github.com/beckonhq/beckon/internal/db"
 	"github.com/beckonhq/beckon/internal/email"
+	"github.com/beckonhq/beckon/internal/email/address"
 	"github.com/beckonhq/beckon/internal/errs"
 	"github.com/beckonhq/beckon/internal/id"
 	"github.com/beckonhq/beckon/internal/timezone"
@@ -142,18 +142,22 @@ func scanUser(row db.Scanner) (*User, error) {
 	return &u, nil
 }
 
-// NormalizeEmail trims and lower-cases an address and checks it is one plain address
-// (local@domain, at most 254 characters). It returns errs.Invalid about field.
+// NormalizeEmail checks an address with Beckon's one validator (internal/email/address) and
+// returns its normalized form (lower case, NFC). It returns errs.Invalid about field.
 func NormalizeEmail(field, s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", errs.Field(errs.Invalid, field, "is required")
 	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || len(s) > 254 || !strings.Contains(s[strings.LastIndexByte(s, '@'):], ".") {
-		return "", errs.Field(errs.Invalid, field, "%q is not an email address", truncate(s, 80))
+	a, err := address.Parse(s)
+	if err != nil {
+		msg := "is not an email address"
+		if e := errs.As(err); e != nil {
+			msg = e.Message
+		}
+		return "", &errs.Error{Kind: errs.Invalid, Field: field, Message: fmt.Sprintf("%q: %s", truncate(s, 80), msg), Err: err}
 	}
-	return s, nil
+	return a.String(), nil
 }
 
 func truncate(s string, n int) string {

@@ -118,7 +118,7 @@ func (s *Service) issueInvite(ctx context.Context, q db.Queryer, actor *User, u 
 	if err != nil {
 		return "", err
 	}
-	err = s.mail.Queue(ctx, q, u.WorkspaceID, email.Message{To: []string{u.Email}, Subject: subject, Text: text, HTML: html})
+	err = s.mail.Queue(ctx, q, u.WorkspaceID, email.Message{To: []string{u.Email}, Subject: subject, Text: text, HTML: html, Template: "invite"})
 	return link, err
 }
 

@@ -57,13 +57,18 @@ const (
 	// draft and publish. Admins only.
 	ScopeRoutingRead  Scope = "routing:read"
 	ScopeRoutingWrite Scope = "routing:write"
+	// Email (E1–E4): read the address policy, suppressions, unsubscribes, the history of sent
+	// email and the counts of refused submissions; write: change the policy and lists, add and
+	// remove unsubscribes. Admins only. (Validating an address needs no scope.)
+	ScopeEmailRead  Scope = "email:read"
+	ScopeEmailWrite Scope = "email:write"
 )
 
 // AllScopes lists every scope.
 var AllScopes = []Scope{ScopeUsersRead, ScopeUsersWrite, ScopeWorkspaceRead, ScopeWorkspaceWrite,
 	ScopeTokensRead, ScopeTokensWrite, ScopeJobsRead, ScopeJobsWrite, ScopeProfileWrite, ScopeFieldsRead, ScopeFieldsWrite,
 	ScopeConversationsRead, ScopeConversationsWrite, ScopeVisitorsRead, ScopeChannelsRead, ScopeChannelsWrite,
-	ScopeRoutingRead, ScopeRoutingWrite}
+	ScopeRoutingRead, ScopeRoutingWrite, ScopeEmailRead, ScopeEmailWrite}
 
 // roleScopes is what each role may do. A rep manages their own profile and tokens (the handlers
 // check ownership) and reads colleagues and the workspace.

@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/mail"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/beckonhq/beckon/internal/db"
+	"github.com/beckonhq/beckon/internal/email/address"
 	"github.com/beckonhq/beckon/internal/errs"
 )
 
@@ -171,12 +171,11 @@ func checkClaims(m map[string]json.RawMessage, now time.Time) (*Claims, error) {
 	if json.Unmarshal(m["email"], &email) != nil {
 		return nil, refuse("claim email must be a string")
 	}
-	email = strings.ToLower(strings.TrimSpace(email))
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 ||
-		!strings.Contains(email[strings.LastIndexByte(email, '@'):], ".") {
+	a, perr := address.Parse(email)
+	if perr != nil {
 		return nil, refuse("claim email is not an email address")
 	}
-	c.Email = email
+	c.Email = a.String()
 
 	var err error
 	if c.ExpiresAt, err = numericDate(m["exp"]); err != nil {

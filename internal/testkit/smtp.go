@@ -64,6 +64,7 @@ type SMTPServer struct {
 	changed    chan struct{} // closed and replaced when a mail arrives
 	rejectData *smtp.SMTPError
 	rejectRcpt *smtp.SMTPError
+	rejectMail *smtp.SMTPError
 	closed     bool
 }
 
@@ -155,6 +156,26 @@ func (s *SMTPServer) RejectNextRcpt(code int, msg string) {
 	s.mu.Unlock()
 }
 
+// RejectNextRcptStatus is RejectNextRcpt with an RFC 3463 enhanced status code, {5, 1, 1} for
+// "5.1.1 no such mailbox".
+func (s *SMTPServer) RejectNextRcptStatus(code int, status [3]int, msg string) {
+	e := rejection(code, msg)
+	e.EnhancedCode = smtp.EnhancedCode(status)
+	s.mu.Lock()
+	s.rejectRcpt = e
+	s.mu.Unlock()
+}
+
+// RejectNextMailStatus makes the server refuse the next MAIL FROM (the sender) with code, an
+// enhanced status and msg.
+func (s *SMTPServer) RejectNextMailStatus(code int, status [3]int, msg string) {
+	e := rejection(code, msg)
+	e.EnhancedCode = smtp.EnhancedCode(status)
+	s.mu.Lock()
+	s.rejectMail = e
+	s.mu.Unlock()
+}
+
 func rejection(code int, msg string) *smtp.SMTPError {
 	if code < 400 || code > 599 {
 		panic(fmt.Sprintf("testkit: SMTP rejection code %d is not 4xx or 5xx", code))
@@ -215,6 +236,9 @@ func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
 }
 
 func (ss *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+	if e := ss.s.take(&ss.s.rejectMail); e != nil {
+		return e
+	}
 	ss.from = from
 	return nil
 }

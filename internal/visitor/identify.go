@@ -5,29 +5,25 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/beckonhq/beckon/internal/db"
+	"github.com/beckonhq/beckon/internal/email/address"
 	"github.com/beckonhq/beckon/internal/errs"
 )
 
-// NormalizeEmail trims and lower-cases an email address and checks that it is one plain address
-// (local@domain.tld, at most 254 bytes). It returns errs.Invalid about "email".
+// NormalizeEmail checks an email address with Beckon's one validator (internal/email/address:
+// RFC 5321/5322 syntax, internationalised addresses included) and returns its normalized form
+// (lower case, NFC). It returns errs.Invalid about "email", saying what is wrong.
 func NormalizeEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "" {
+	if strings.TrimSpace(s) == "" {
 		return "", errs.Field(errs.Invalid, "email", "is required")
 	}
-	if !utf8.ValidString(s) || len(s) > 254 {
-		return "", errs.Field(errs.Invalid, "email", "is not an email address")
+	a, err := address.Parse(s)
+	if err != nil {
+		return "", err
 	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || !strings.Contains(s[strings.LastIndexByte(s, '@'):], ".") {
-		return "", errs.Field(errs.Invalid, "email", "is not an email address")
-	}
-	return s, nil
+	return a.String(), nil
 }
 
 // Identify sets the email of a visitor (normalised to lower case) as proven — the customer's

@@ -3,10 +3,15 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/beckonhq/beckon/internal/chat"
+	"github.com/beckonhq/beckon/internal/email"
 	"github.com/beckonhq/beckon/internal/errs"
 	"github.com/beckonhq/beckon/internal/field"
 	"github.com/beckonhq/beckon/internal/id"
@@ -326,12 +331,21 @@ func (s *Server) mTranscript(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		ConversationID string `json:"conversation_id"`
 		Email          string `json:"email"`
+		Honeypot       string `json:"hp"` // the form's hidden field: empty from a person
 	}
 	r, c, err := s.visitorRequest(w, r, &in, false)
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
+	values := map[string]string{"email": strings.TrimSpace(in.Email)}
+	if values["email"] == "" {
+		return errs.Field(errs.Invalid, "email", "is required")
+	}
+	if err := s.screen(ctx, submission{wsID: c.ws.ID, values: values, honeypot: in.Honeypot, field: "email"}); err != nil {
+		return err
+	}
+	in.Email = values["email"]
 	if c.visitorID, err = s.survivor(ctx, c); err != nil {
 		return err
 	}
@@ -366,11 +380,28 @@ func (s *Server) captureAnswer(ctx context.Context, wsID, visitorID string, msg 
 	if email == "" {
 		return
 	}
-	sv, changed, err := s.storeFields(ctx, wsID, visitorID, field.SourceVisitor, map[string]string{"email": email}, nil)
+	values := map[string]string{"email": email}
+	if err := s.screen(ctx, submission{wsID: wsID, values: values, field: "text"}); err != nil {
+		// Tell the visitor in the conversation why the address was not taken.
+		if e := errs.As(err); e != nil && e.Kind == errs.Invalid {
+			name := ""
+			if ws, werr := s.workspaces.Cached(ctx, wsID); werr == nil {
+				name = ws.Name
+			}
+			s.botSay(ctx, wsID, msg.ConversationID, name, "Sorry, that email address can't be used: "+e.Message+".")
+		} else {
+			s.log.ErrorContext(ctx, "screening a chat answer's email failed", "err", err.Error(), "request_id", requestID(ctx))
+		}
+		return
+	}
+	sv, changed, err := s.storeFields(ctx, wsID, visitorID, field.SourceVisitor, values, nil)
 	switch {
 	case err == nil:
 		survivor, captured = sv, orEmpty(changed)
 		s.deps.LiveView.Changed(ctx, wsID, survivor, visitorID)
+		if slices.Contains(changed, "email") {
+			s.leadAlert(ctx, wsID, survivor, msg.ConversationID, values["email"])
+		}
 	case errs.KindOf(err) != errs.Invalid && errs.KindOf(err) != errs.Malformed:
 		s.log.ErrorContext(ctx, "capturing a chat answer's email failed", "err", err.Error(), "request_id", requestID(ctx))
 	}
@@ -404,7 +435,7 @@ func (s *Server) alertAfter(ctx context.Context, ws *workspace.Workspace, ip, vi
 	// Routing and its alerts outlive the visitor's request or socket: a visitor who leaves
 	// right after writing still gets a rep.
 	ctx = context.WithoutCancel(ctx)
-	if ok, _ := s.convAlerts.allow(ws.ID + "|" + ip); !ok {
+	if ok, _ := s.convAlerts.Allow(ws.ID + "|" + ip); !ok {
 		// A flood of new conversations from one address rings nobody: the conversations wait
 		// in Waiting for Rep, where any rep can take them, and the log says why.
 		s.log.WarnContext(ctx, "too many new conversations from one address: not routing", "workspace_id", ws.ID, "conversation_id", conv.ID)
@@ -525,7 +556,7 @@ func (s *Server) alert(ctx context.Context, wsID string, a notify.Alert) {
 		return
 	}
 	// A budget per stream: a busy Live conversations stream cannot starve Waiting for Rep.
-	if ok, _ := s.chanAlerts.allow(wsID + "|" + a.Stream); !ok {
+	if ok, _ := s.chanAlerts.Allow(wsID + "|" + a.Stream); !ok {
 		s.log.WarnContext(ctx, "too many alerts for the team channels: this one goes only to the console", "workspace_id", wsID, "stream", a.Stream)
 		return
 	}
@@ -594,4 +625,55 @@ func (s *Server) apiListPresence(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"presence": orEmpty(list)})
 	return nil
+}
+
+// leadAlert emails the workspace's lead alert addresses (E3, template "lead") when a visitor left
+// their email address in a conversation nobody from the team has joined: a lead nobody answered.
+// Failures are logged.
+func (s *Server) leadAlert(ctx context.Context, wsID, visitorID, convID, addr string) {
+	o, err := s.mailer()
+	if err != nil {
+		return
+	}
+	p, err := o.Store().Policy(ctx, wsID)
+	if err != nil || len(p.LeadAlertsTo) == 0 {
+		return
+	}
+	conv, err := s.chat.Get(ctx, wsID, convID)
+	if err != nil || len(conv.Participants) > 0 {
+		return // someone from the team is (or was) in it: they have the address already
+	}
+	d := email.LeadData{Visitor: s.summaryCached(ctx, wsID, visitorID).Name, Email: addr,
+		ConversationURL: s.baseURL + "/inbox?" + url.Values{"stream": {"waiting"}, "c": {convID}}.Encode()}
+	if d.Visitor == "" {
+		d.Visitor = addr
+	}
+	if ws, err := s.workspaces.Cached(ctx, wsID); err == nil {
+		d.WorkspaceName = ws.Name
+	}
+	if msgs, err := s.chat.MessagesFor(ctx, wsID, convID, 0, 20); err == nil {
+		for _, m := range msgs {
+			if m.Author == chat.KindVisitor && m.Text != addr {
+				d.FirstMessage = truncateRunes(m.Text, 500)
+				break
+			}
+		}
+	}
+	subject, text, html, err := email.Render("lead", d)
+	if err == nil {
+		_, err = o.Enqueue(ctx, s.db, wsID, email.Message{To: p.LeadAlertsTo, Subject: subject, Text: text, HTML: html, Template: "lead"})
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "emailing a lead alert failed", "err", err.Error(), "workspace_id", wsID, "conversation_id", convID)
+		return
+	}
+	s.jobs.Notify()
+}
+
+// truncateRunes cuts s to at most n runes, with an ellipsis when it cut.
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
 }

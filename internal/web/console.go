@@ -58,12 +58,12 @@ type staticFile struct {
 }
 
 // consolePages are the page templates; each is parsed together with layout.html.
-var consolePages = []string{"login", "activate", "home", "profile", "users", "messenger", "error", "inbox", "live", "visitor", "alerts", "channels", "chatsettings", "routing", "routing_report"}
+var consolePages = []string{"login", "activate", "home", "profile", "users", "messenger", "error", "inbox", "live", "visitor", "alerts", "channels", "chatsettings", "routing", "routing_report", "unsubscribe", "email_settings", "email_log", "email_message", "email_template"}
 
 // newConsole parses the embedded templates and hashes the static files. Both are compiled into
 // the binary, so a failure is a programming error that every test run finds: it panics.
 func newConsole(s *Server) *console {
-	c := &console{s: s, pages: map[string]*template.Template{}, assets: map[string]staticFile{}, guests: newLimiter(GuestPerMinute, GuestBurst)}
+	c := &console{s: s, pages: map[string]*template.Template{}, assets: map[string]staticFile{}, guests: newLimiter(s.deps.Bus, s.log, "guests", GuestPerMinute, GuestBurst)}
 	err := fs.WalkDir(consoleStatic, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -284,18 +284,20 @@ func (c *console) flashCookie() string {
 // flashes are the one-time messages, by code: the cookie carries only a code, so nobody can make
 // the console show a text of their choosing.
 var flashes = map[string]string{
-	"logged_out":  "You have logged out.",
-	"welcome":     "Your account is ready. Welcome aboard!",
-	"profile":     "Your profile is saved.",
-	"photo":       "Your photo is updated.",
-	"password":    "Your password is changed. Your other sessions were logged out.",
-	"invited":     "Invitation sent. The link in it works for 7 days.",
-	"role":        "Role changed.",
-	"deactivated": "User deactivated. Their sessions and API tokens no longer work.",
-	"reactivated": "User reactivated.",
-	"resent":      "A new invitation is on its way. Earlier links no longer work.",
-	"messenger":   "Messenger settings saved. Visitors see them on their next page.",
-	"chat":        "Chat and Live View settings saved.",
+	"logged_out":   "You have logged out.",
+	"welcome":      "Your account is ready. Welcome aboard!",
+	"profile":      "Your profile is saved.",
+	"photo":        "Your photo is updated.",
+	"password":     "Your password is changed. Your other sessions were logged out.",
+	"invited":      "Invitation sent. The link in it works for 7 days.",
+	"role":         "Role changed.",
+	"deactivated":  "User deactivated. Their sessions and API tokens no longer work.",
+	"reactivated":  "User reactivated.",
+	"resent":       "A new invitation is on its way. Earlier links no longer work.",
+	"messenger":    "Messenger settings saved. Visitors see them on their next page.",
+	"chat":         "Chat and Live View settings saved.",
+	"email":        "Email settings saved.",
+	"unsubscribes": "Unsubscribes updated.",
 }
 
 // redirectFlash redirects (303) to target and leaves the flash message code for the next page.

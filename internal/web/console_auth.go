@@ -126,7 +126,7 @@ func (c *console) activateForm(w http.ResponseWriter, r *http.Request) error {
 // one address across many emails is slowed down, on top of the lockout per email. It returns
 // errs.TooMany with RetryAfter when the address has none left.
 func (c *console) guestLimit(r *http.Request) error {
-	ok, wait := c.guests.allow(limitKey(c.s.clientIP(r)))
+	ok, wait := c.guests.Allow(limitKey(c.s.clientIP(r)))
 	if ok {
 		return nil
 	}

@@ -59,7 +59,8 @@ func (c *consoleClient) do(req *http.Request) consolePage {
 		c.t.Fatal(err)
 	}
 	p := consolePage{status: resp.StatusCode, header: resp.Header, body: string(b)}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") && (p.status < 300 || p.status >= 400) {
+	emailPreview := strings.HasPrefix(req.URL.Path, "/settings/email/templates/") && strings.HasSuffix(req.URL.Path, "/html")
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") && (p.status < 300 || p.status >= 400) && !emailPreview {
 		checkConsoleHTML(c.t, req.Method+" "+req.URL.Path, p.body)
 	}
 	return p
@@ -221,8 +222,11 @@ func checkConsoleHTML(t *testing.T, what, body string) {
 	}
 	for _, f := range reForm.FindAllStringSubmatch(body, -1) {
 		attrs, inner := f[1], f[2]
+		if strings.Contains(attrs, `method="get"`) {
+			continue // a search or filter: it changes nothing, so it needs no CSRF token
+		}
 		if !strings.Contains(attrs, `method="post"`) {
-			t.Errorf("%s: a form that is not POST: <form%s>", what, attrs)
+			t.Errorf("%s: a form that is not POST or GET: <form%s>", what, attrs)
 		}
 		guest := strings.Contains(attrs, `action="/login"`) || !strings.Contains(attrs, "action=")
 		if !guest && !strings.Contains(inner, `name="csrf_token"`) {
@@ -451,7 +455,7 @@ func TestConsoleInviteAndActivate(t *testing.T) {
 		// Bad input keeps what was typed and says what is wrong next to the field.
 		p := c.postCSRF("/users/invite", url.Values{"email": {"not an email"}, "first_name": {"Bea"}, "role": {"rep"}})
 		wantStatus(t, "bad email", p, http.StatusUnprocessableEntity)
-		wantBody(t, "bad email", p, `id="email-error"`, "is not an email address", `value="Bea"`, `aria-invalid="true"`)
+		wantBody(t, "bad email", p, `id="email-error"`, "cannot contain spaces", `value="Bea"`, `aria-invalid="true"`)
 
 		p = c.postCSRF("/users/invite", url.Values{"email": {"Bea@Acme.example"}, "first_name": {"Bea"}, "last_name": {"Bell"},
 			"role": {"meetings_only"}})

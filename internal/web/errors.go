@@ -94,5 +94,6 @@ func logAttrs(r *http.Request) []any {
 
 // isAPI reports whether a path is answered in JSON.
 func isAPI(path string) bool {
-	return strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/m/") || path == "/healthz" || path == "/readyz" || path == "/metrics"
+	return strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/m/") || strings.HasPrefix(path, "/hooks/") ||
+		path == "/healthz" || path == "/readyz" || path == "/metrics"
 }

@@ -18,12 +18,14 @@ import (
 	"github.com/beckonhq/beckon/internal/clock"
 	"github.com/beckonhq/beckon/internal/db"
 	"github.com/beckonhq/beckon/internal/email"
+	"github.com/beckonhq/beckon/internal/email/address"
 	"github.com/beckonhq/beckon/internal/field"
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/jobs"
 	"github.com/beckonhq/beckon/internal/presence"
 	"github.com/beckonhq/beckon/internal/realtime"
 	"github.com/beckonhq/beckon/internal/secret"
+	"github.com/beckonhq/beckon/internal/spam"
 	"github.com/beckonhq/beckon/internal/visitor"
 	"github.com/beckonhq/beckon/internal/workspace"
 )
@@ -72,11 +74,62 @@ type harness struct {
 	fields     *field.Store
 	secrets    *secret.Keyring
 	extra      map[string]string // headers of the next call (callWith)
+	outbox     *email.Outbox     // the server's email layer (its jobs run only when a test runs them)
+	emails     *sentMail         // what the outbox's jobs sent
+	refusals   *spam.Refusals
+}
+
+// sentMail is an email.Sender that keeps what it is given.
+type sentMail struct {
+	mu   sync.Mutex
+	sent []email.Message
+}
+
+// wait waits until n messages were sent and returns the last.
+func (m *sentMail) wait(t testing.TB, n int) email.Message {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m.mu.Lock()
+		got := len(m.sent)
+		var last email.Message
+		if got > 0 {
+			last = m.sent[got-1]
+		}
+		m.mu.Unlock()
+		if got >= n {
+			return last
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d emails sent, want %d", got, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (m *sentMail) Send(ctx context.Context, msg email.Message) error {
+	if err := msg.Validate(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, msg)
+	return nil
 }
 
 const adminPassword = "admin password 1"
 
+// harnessWebhookSecret signs the harness server's bounce webhooks (/hooks/email/…).
+const harnessWebhookSecret = "harness email webhook secret"
+
 func newHarness(t testing.TB, d *db.DB) *harness {
+	t.Helper()
+	return newHarnessOn(t, d, nil)
+}
+
+// newHarnessOn is newHarness on bus b (nil: a bus of its own): two harnesses on one bus and
+// one database are two replicas of one server.
+func newHarnessOn(t testing.TB, d *db.DB, b bus.Bus) *harness {
 	t.Helper()
 	ctx := context.Background()
 	clk := clock.System{}
@@ -97,8 +150,11 @@ func newHarness(t testing.TB, d *db.DB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.bus = bus.NewInProcess()
-	t.Cleanup(func() { h.bus.Close() })
+	h.bus = b
+	if b == nil {
+		h.bus = bus.NewInProcess()
+		t.Cleanup(func() { h.bus.Close() })
+	}
 	h.chat = chat.New(d, clk, chat.Options{Bus: h.bus, Log: log, Mailer: h.mail})
 	h.fields = field.NewStore(d, clk)
 	h.visitors.OnMerge(h.chat.MergeHook)
@@ -108,6 +164,9 @@ func newHarness(t testing.TB, d *db.DB) *harness {
 	go h.visitors.Run(vctx)
 	t.Cleanup(func() { h.visitors.Close(context.Background()); stopVisitors() })
 	h.tokens = visitor.NewTokens([]byte("harness secret key, 32 bytes long!"))
+	h.emails = &sentMail{}
+	h.outbox = email.NewOutbox(email.NewStore(d, clk, &address.Validator{}), q, h.emails, h.secrets, h.srv.URL)
+	h.refusals = spam.NewRefusals(d, clk, log)
 	h.presence = presence.New(d, clk, h.bus, presence.Options{Log: log})
 	pctx, stopPresence := context.WithCancel(context.Background())
 	presenceDone := make(chan struct{})
@@ -116,8 +175,10 @@ func newHarness(t testing.TB, d *db.DB) *harness {
 	h.s = New(Deps{Log: log, Identity: h.id, Workspaces: h.wss, Jobs: q, Metrics: NewMetrics(q),
 		Checks: []Check{{Name: "database", Ping: d.Ping}}, MaxBody: 64 << 10,
 		Visitors: h.visitors, Tokens: h.tokens, Chat: h.chat, Fields: h.fields, DB: d, Secrets: h.secrets, BaseURL: h.srv.URL,
-		Hub: realtime.New(h.bus, log), Presence: h.presence})
+		Hub: realtime.New(h.bus, log), Presence: h.presence, Bus: h.bus,
+		Email: h.outbox, Refusals: h.refusals, EmailWebhookSecret: []byte(harnessWebhookSecret)})
 	t.Cleanup(h.s.CloseSockets)
+	t.Cleanup(h.s.Close)
 	h.srv.Config.Handler = h.s
 	h.admin, err = h.id.CreateUser(ctx, d, identity.NewUser{WorkspaceID: h.ws.ID, Email: "admin@acme.example", Role: identity.RoleAdmin,
 		FirstName: "Ada", LastName: "Admin", Password: adminPassword})

@@ -61,8 +61,14 @@ func (s *Server) messengerPreflight(w http.ResponseWriter, r *http.Request) erro
 		h.Set("Access-Control-Allow-Origin", o)
 		h.Set("Access-Control-Allow-Methods", "GET, POST")
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+		h.Set("Access-Control-Expose-Headers", "Retry-After")
 		h.Set("Access-Control-Max-Age", "600")
 		h.Add("Vary", "Origin")
+	}
+	// Limited like the calls it announces; the refusal carries the CORS headers above, so the
+	// page reads its 429 and Retry-After rather than a network error. No workspace is known yet.
+	if err := s.limitMessenger(r, "", ""); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -78,15 +84,20 @@ func allowOrigin(w http.ResponseWriter, r *http.Request, ws *workspace.Workspace
 	return nil // the CORS headers are set for every /m/v1 answer (Server.wrap)
 }
 
-// limitMessenger spends the client IP's and the visitor's allowance.
-func (s *Server) limitMessenger(r *http.Request, visitorID string) error {
-	ok, wait := s.msgIPs.allow(limitKey(s.clientIP(r)))
+// limitMessenger spends the client IP's and the visitor's allowance (limits shared by every
+// replica), counting a refusal for workspace wsID.
+func (s *Server) limitMessenger(r *http.Request, wsID, visitorID string) error {
+	ip := limitKey(s.clientIP(r))
+	ok, wait := s.msgIPs.Allow(ip)
+	reason := RefusedRateIP
 	if ok && visitorID != "" {
-		ok, wait = s.msgVisitors.allow(visitorID)
+		ok, wait = s.msgVisitors.Allow(visitorID)
+		reason = RefusedRateVisitor
 	}
 	if ok {
 		return nil
 	}
+	s.refuse(r.Context(), wsID, reason, "")
 	e := errs.E(errs.TooMany, "too many requests; slow down")
 	e.RetryAfter = int(wait/time.Second) + 1
 	return e
@@ -132,7 +143,7 @@ func (s *Server) messengerAuth(w http.ResponseWriter, r *http.Request, bodyToken
 	if err != nil {
 		return r, err
 	}
-	if err := s.limitMessenger(r, vid); err != nil {
+	if err := s.limitMessenger(r, ws.ID, vid); err != nil {
 		return r, err
 	}
 	return r.WithContext(context.WithValue(r.Context(), visitorKey{}, &visitorCall{ws: ws, visitorID: vid})), nil
@@ -214,7 +225,7 @@ func (s *Server) mHello(w http.ResponseWriter, r *http.Request) error {
 			vid = v // an invalid or expired token just starts a new visitor
 		}
 	}
-	if err := s.limitMessenger(r, vid); err != nil {
+	if err := s.limitMessenger(r, ws.ID, vid); err != nil {
 		return err
 	}
 	out := helloOut{Settings: settingsFor(ws)}
@@ -440,6 +451,10 @@ func (s *Server) mListMessages(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// HoneypotField is the form field a customer's site may add to its forms, hidden from people
+// (docs/EMAIL.md): saveFormData with a value in it is refused as a bot's. It is never stored.
+const HoneypotField = "bk_hp"
+
 // fieldsIn is the body of identify and form.
 type fieldsIn struct {
 	Fields    map[string]string `json:"fields"`
@@ -486,6 +501,16 @@ func (s *Server) captureFields(w http.ResponseWriter, r *http.Request, source fi
 	}
 	if verified && in.Signature == "" {
 		return errs.Field(errs.Unauthenticated, "signature", "identity verification is on: identify needs a token signed by your server")
+	}
+	if !verified {
+		// What the page says without proof is screened like a form a visitor filled in (E4): its
+		// honeypot field, gibberish, the email policy. Only an identity the customer's server
+		// signed is taken as it is.
+		hp := in.Fields[HoneypotField]
+		delete(values, HoneypotField)
+		if err := s.screen(ctx, submission{wsID: c.ws.ID, values: values, honeypot: hp, field: "email"}); err != nil {
+			return err
+		}
 	}
 	defs, err := s.fields.List(ctx, c.ws.ID)
 	if err != nil {

@@ -31,6 +31,7 @@ type Metrics struct {
 	socketRefused     *prometheus.CounterVec // frames refused, by reason
 	messagesDelivered prometheus.Counter     // chat messages written to sockets
 	alertsDelivered   *prometheus.CounterVec // alerts written to rep sockets, by stream
+	refusedTotal      *prometheus.CounterVec // public submissions and requests refused by the spam defences, by reason
 }
 
 // NewMetrics makes the registry with HTTP, Go runtime, process and build metrics, and the jobs
@@ -55,17 +56,22 @@ func NewMetrics(q *jobs.Queue) *Metrics {
 			Help: "Chat messages delivered to WebSockets."}),
 		alertsDelivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "beckon_alerts_delivered_total",
 			Help: "Alerts delivered to reps' consoles, by stream."}, []string{"stream"}),
+		refusedTotal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "beckon_spam_refused_total",
+			Help: "Public submissions and requests refused by the spam defences (E4), by reason."}, []string{"reason"}),
 	}
 	v := version.Get()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "beckon_build_info", Help: "Version of this server; always 1.",
 		ConstLabels: prometheus.Labels{"version": v.App, "go": v.Go, "tzdata": v.TZData}})
 	build.Set(1)
-	reg.MustRegister(m.duration, m.inFlight, m.sockets, m.socketFrames, m.socketSlow, m.socketRefused, m.messagesDelivered, m.alertsDelivered, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(m.duration, m.inFlight, m.sockets, m.socketFrames, m.socketSlow, m.socketRefused, m.messagesDelivered, m.alertsDelivered, m.refusedTotal, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if q != nil {
 		reg.MustRegister(&jobsCollector{q: q, desc: prometheus.NewDesc("beckon_jobs", "Background jobs by state.", []string{"state"}, nil)})
 	}
 	return m
 }
+
+// refused counts one refusal by the spam defences.
+func (m *Metrics) refused(reason string) { m.refusedTotal.WithLabelValues(reason).Inc() }
 
 func (m *Metrics) observe(route, method string, code int, took time.Duration) {
 	if code == 0 {

@@ -1,22 +1,34 @@
 package web
 
 import (
+	"log/slog"
 	"math"
 	"sync"
 	"time"
+
+	"github.com/beckonhq/beckon/internal/bus"
+	"github.com/beckonhq/beckon/internal/ratelimit"
 )
 
-// limiter is a token bucket per key (a client IP): each key may spend burst requests at once and
-// regains one every 1/perSecond seconds. It lives in the process; with several replicas each holds
-// its own, so the limit per replica is what it says. Idle keys are forgotten.
-type limiter struct {
-	mu        sync.Mutex
-	perSecond float64
-	burst     float64
-	now       func() time.Time
-	buckets   map[string]*bucket
-	swept     time.Time
+// limiter is a token bucket per key (a client IP, a visitor) whose limit holds across replicas:
+// ratelimit.Limiter shares what each replica spent over the bus (internal/ratelimit).
+type limiter = ratelimit.Limiter
+
+// newLimiter returns the limiter named name on the server's bus (alone when there is none).
+func newLimiter(b bus.Bus, log *slog.Logger, name string, perMinute, burst int) *limiter {
+	l, err := ratelimit.New(b, name, perMinute, burst, ratelimit.WithLog(log), ratelimit.WithMaxKeys(LimiterMaxKeys))
+	if err != nil {
+		// The bus is closed already (a server being torn down): limit this replica alone.
+		l, err = ratelimit.New(nil, name, perMinute, burst, ratelimit.WithMaxKeys(LimiterMaxKeys))
+		if err != nil {
+			panic("web: limiter " + name + ": " + err.Error()) // a bad name or rate: a programming error
+		}
+	}
+	return l
 }
+
+// LimiterMaxKeys bounds the keys each limiter remembers (about 120 bytes each).
+const LimiterMaxKeys = 200000
 
 // bucket is one token bucket: a limiter's per key, or a socket's own (used by its reader only).
 type bucket struct {
@@ -34,37 +46,6 @@ func (b *bucket) take(now time.Time, perSecond, burst float64) (bool, time.Durat
 		return true, 0
 	}
 	return false, time.Duration((1 - b.tokens) / perSecond * float64(time.Second))
-}
-
-func newLimiter(perMinute, burst int) *limiter {
-	return &limiter{perSecond: float64(perMinute) / 60, burst: float64(burst), now: time.Now, buckets: map[string]*bucket{}}
-}
-
-// allow takes a token for key. When none is left it returns false and how long until one is.
-func (l *limiter) allow(key string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if now.Sub(l.swept) > time.Minute {
-		l.sweep(now)
-	}
-	b, ok := l.buckets[key]
-	if !ok {
-		b = &bucket{tokens: l.burst, at: now}
-		l.buckets[key] = b
-	}
-	return b.take(now, l.perSecond, l.burst)
-}
-
-// sweep forgets buckets that have refilled completely: they hold no information.
-func (l *limiter) sweep(now time.Time) {
-	l.swept = now
-	full := time.Duration(l.burst / l.perSecond * float64(time.Second))
-	for k, b := range l.buckets {
-		if now.Sub(b.at) > full {
-			delete(l.buckets, k)
-		}
-	}
 }
 
 // ttlCache keeps values for a while, in the process; at most max entries (then it starts over).
@@ -117,4 +98,12 @@ func (c *ttlCache[V]) store(key string, v V) {
 		c.m = map[string]ttlEntry[V]{}
 	}
 	c.m[key] = ttlEntry[V]{v: v, at: time.Now()}
+}
+
+// Close stops the server's rate limiters' sharing loops, publishing what they spent last; call
+// it before closing the bus. The limiters keep limiting this replica alone.
+func (s *Server) Close() {
+	for _, l := range []*limiter{s.msgIPs, s.msgVisitors, s.convAlerts, s.chanAlerts, s.console.guests} {
+		l.Close()
+	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,33 +10,52 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beckonhq/beckon/internal/bus"
 	"github.com/beckonhq/beckon/internal/testkit"
+	"github.com/beckonhq/beckon/internal/workspace"
 )
 
-func TestLimiter(t *testing.T) {
-	now := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
-	l := newLimiter(60, 3) // one a second, bursts of three
-	l.now = func() time.Time { return now }
-	for i := 0; i < 3; i++ {
-		if ok, _ := l.allow("a"); !ok {
-			t.Fatalf("burst request %d refused", i)
+// TestMessengerLimitAcrossReplicas: two servers on one database and one bus are two replicas; a
+// client that spent its allowance on one is refused on the other, and a forged X-Forwarded-For
+// from an untrusted peer changes nothing.
+func TestMessengerLimitAcrossReplicas(t *testing.T) {
+	d := testkit.SQLite(t)
+	b := bus.NewInProcess()
+	t.Cleanup(func() { b.Close() })
+	a, other := newHarnessOn(t, d, b), newHarnessOn(t, d, b)
+	hello := func(h *harness, i int) int {
+		body := map[string]any{"site_id": h.ws.SiteID, "page": map[string]string{"url": siteOrigin + "/"}}
+		// A forged X-Forwarded-For: the peer (127.0.0.1) is not a trusted proxy, so it is ignored.
+		r := h.callWith("POST", "/m/v1/hello", "", body, map[string]string{"User-Agent": chromeUA, "Origin": siteOrigin,
+			"X-Forwarded-For": fmt.Sprintf("198.51.100.%d", i%250)})
+		if r.status != 200 && r.status != http.StatusTooManyRequests {
+			t.Fatalf("hello: %d %s", r.status, r.body)
+		}
+		return r.status
+	}
+	for _, h := range []*harness{a, other} {
+		if _, err := h.wss.Update(context.Background(), h.ws.ID, workspace.Patch{AllowedOrigins: &[]string{siteOrigin}}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	ok, wait := l.allow("a")
-	if ok || wait < 900*time.Millisecond || wait > time.Second {
-		t.Fatalf("fourth: ok=%v wait=%v", ok, wait)
+	ok := 0
+	for i := 0; i < MessengerIPBurst+5; i++ {
+		if hello(a, i) != http.StatusTooManyRequests {
+			ok++
+		}
 	}
-	if ok, _ := l.allow("b"); !ok {
-		t.Fatal("another key was limited")
+	if ok > MessengerIPBurst+2 {
+		t.Fatalf("one replica allowed %d of %d hellos; the burst is %d", ok, MessengerIPBurst+5, MessengerIPBurst)
 	}
-	now = now.Add(time.Second)
-	if ok, _ := l.allow("a"); !ok {
-		t.Fatal("no token after a second")
+	if err := a.s.msgIPs.Flush(); err != nil {
+		t.Fatal(err)
 	}
-	now = now.Add(time.Hour)
-	l.allow("c")
-	if len(l.buckets) != 1 {
-		t.Fatalf("idle buckets kept: %d", len(l.buckets))
+	deadline := time.Now().Add(5 * time.Second)
+	for hello(other, 0) != http.StatusTooManyRequests {
+		if time.Now().After(deadline) {
+			t.Fatal("the other replica still takes hellos from a client that spent its allowance")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/beckonhq/beckon/internal/email"
 	"github.com/beckonhq/beckon/internal/identity"
 	"github.com/beckonhq/beckon/internal/routing"
 )
@@ -87,6 +88,31 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/api/v1/routing/simulate", auth: authAPI, scope: identity.ScopeRoutingRead, h: s.apiSimulateRouting, bodyLimit: routing.MaxSimulateBody},
 		{method: "POST", pattern: "/api/v1/routing/replay", auth: authAPI, scope: identity.ScopeRoutingRead, h: s.apiReplayRouting, bodyLimit: routing.MaxSimulateBody},
 		{method: "GET", pattern: "/api/v1/routing/report", auth: authAPI, scope: identity.ScopeRoutingRead, h: s.apiRoutingReport},
+		// Email (docs/EMAIL.md).
+		{method: "POST", pattern: "/api/v1/email/validate", auth: authAPI, h: s.apiValidateEmail},
+		{method: "GET", pattern: "/api/v1/email/policy", auth: authAPI, scope: identity.ScopeEmailRead, h: s.apiGetEmailPolicy},
+		{method: "PUT", pattern: "/api/v1/email/policy", auth: authAPI, scope: identity.ScopeEmailWrite, h: s.apiPutEmailPolicy, bodyLimit: email.MaxPolicyBody},
+		{method: "GET", pattern: "/api/v1/email/status", auth: authAPI, scope: identity.ScopeEmailRead, h: s.apiEmailStatus},
+		{method: "GET", pattern: "/api/v1/email/suppressions", auth: authAPI, scope: identity.ScopeEmailRead, h: s.apiListSuppressions},
+		{method: "GET", pattern: "/api/v1/email/unsubscribes", auth: authAPI, scope: identity.ScopeEmailRead, h: s.apiListUnsubscribes},
+		{method: "POST", pattern: "/api/v1/email/unsubscribes", auth: authAPI, scope: identity.ScopeEmailWrite, h: s.apiAddUnsubscribe},
+		{method: "DELETE", pattern: "/api/v1/email/unsubscribes/{email}", auth: authAPI, scope: identity.ScopeEmailWrite, h: s.apiDeleteUnsubscribe},
+		{method: "GET", pattern: "/api/v1/email/messages", auth: authAPI, scope: identity.ScopeEmailRead, h: s.apiListEmails},
+		{method: "GET", pattern: "/api/v1/email/messages/{id}", auth: authAPI, scope: identity.ScopeEmailRead, h: s.apiGetEmail},
+		{method: "GET", pattern: "/api/v1/email/templates", auth: authAPI, scope: identity.ScopeEmailRead, h: s.apiListEmailTemplates},
+		{method: "GET", pattern: "/api/v1/email/templates/{name}/preview", auth: authAPI, scope: identity.ScopeEmailRead, h: s.apiPreviewEmailTemplate},
+		{method: "GET", pattern: "/api/v1/spam/refusals", auth: authAPI, scope: identity.ScopeEmailRead, h: s.apiSpamRefusals},
+		{method: "GET", pattern: "/settings/email", auth: authConsole, h: c.emailSettingsForm},
+		{method: "POST", pattern: "/settings/email", auth: authConsole, h: c.emailSettings, bodyLimit: email.MaxPolicyBody},
+		{method: "POST", pattern: "/settings/email/unsubscribes", auth: authConsole, h: c.emailUnsubscribe},
+		{method: "GET", pattern: "/settings/email/templates/{name}", auth: authConsole, h: c.emailTemplate},
+		{method: "GET", pattern: "/settings/email/templates/{name}/html", auth: authConsole, h: c.emailTemplateHTML},
+		{method: "GET", pattern: "/email", auth: authConsole, h: c.emailLog},
+		{method: "GET", pattern: "/email/{id}", auth: authConsole, h: c.emailMessage},
+		{method: "GET", pattern: "/u/{token}", auth: authGuest, h: c.unsubscribePage},
+		{method: "POST", pattern: "/u/{token}", auth: authPublic, h: c.unsubscribe, bodyLimit: 4 << 10}, // RFC 8058: from mail providers' servers, or webmail's pages
+		{method: "POST", pattern: "/hooks/email/events", auth: authPublic, h: s.emailEvents, bodyLimit: 1 << 20},
+		{method: "POST", pattern: "/hooks/email/dsn", auth: authPublic, h: s.emailDSN, bodyLimit: email.MaxReportSize},
 		{method: "POST", pattern: "/api/v1/visitors/{id}/conversations", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiStartConversation},
 		{method: "GET", pattern: "/api/v1/me/presence", auth: authAPI, h: s.apiGetPresence},
 		{method: "PUT", pattern: "/api/v1/me/presence", auth: authAPI, scope: identity.ScopeConversationsWrite, h: s.apiSetPresence},

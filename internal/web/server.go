@@ -6,14 +6,17 @@ package web
 
 import (
 	"context"
+	"github.com/beckonhq/beckon/internal/bus"
 	"github.com/beckonhq/beckon/internal/chat"
 	"github.com/beckonhq/beckon/internal/clock"
 	"github.com/beckonhq/beckon/internal/db"
+	"github.com/beckonhq/beckon/internal/email"
 	"github.com/beckonhq/beckon/internal/field"
 	"github.com/beckonhq/beckon/internal/presence"
 	"github.com/beckonhq/beckon/internal/realtime"
 	"github.com/beckonhq/beckon/internal/routing"
 	"github.com/beckonhq/beckon/internal/secret"
+	"github.com/beckonhq/beckon/internal/spam"
 	"github.com/beckonhq/beckon/internal/visitor"
 	"log/slog"
 	"net/http"
@@ -71,6 +74,16 @@ type Deps struct {
 	Routing  *routing.Service   // who is rung for a new conversation (R1–R6); nil: every available rep
 	Notify   *notify.Service    // alert preferences, team channels and webhooks (N1–N3); nil: their routes answer 503
 	LiveView *liveview.Registry // Live View (V5): GET /api/v1/live, the rep socket's "live" frames; nil: 503
+
+	// Email (E1–E4, docs/EMAIL.md); nil: the email routes answer 503.
+	Email *email.Outbox
+	// EmailWebhookSecret signs the bounce webhooks (/hooks/email/…); empty: they answer 404.
+	EmailWebhookSecret []byte
+	// Bus shares the rate limits' spending among replicas (internal/ratelimit); nil: each replica
+	// limits alone.
+	Bus bus.Bus
+	// Refusals counts what the spam defences refuse (E4); nil: only the metrics count.
+	Refusals *spam.Refusals
 }
 
 // Server answers every HTTP request of Beckon. It is an http.Handler.
@@ -90,6 +103,7 @@ type Server struct {
 	chanAlerts    *limiter                  // alerts sent to team channels per workspace
 	targetSeen    *ttlCache[struct{}]       // visitors recently announced as a target account on site
 	sumCache      *ttlCache[visitorSummary] // visitors' names for alerts
+	bursts        *spam.BurstCounter        // new addresses per workspace and domain (E4), per replica
 	log           *slog.Logger
 	identity      *identity.Service
 	workspaces    *workspace.Store
@@ -151,9 +165,12 @@ func New(d Deps) *Server {
 	s := &Server{log: d.Log, identity: d.Identity, workspaces: d.Workspaces, jobs: d.Jobs, checks: d.Checks,
 		metrics: d.Metrics, metricsToken: d.MetricsToken, proxies: d.TrustedProxies,
 		visitors: d.Visitors, tokens: d.Tokens, chat: d.Chat, fields: d.Fields, db: d.DB, secrets: d.Secrets, clock: d.Clock, baseURL: strings.TrimRight(d.BaseURL, "/"),
-		msgIPs: newLimiter(MessengerIPPerMinute, MessengerIPBurst), msgVisitors: newLimiter(MessengerVisitorPerMinute, MessengerVisitorBurst),
-		convAlerts: newLimiter(ConversationAlertsPerMinute, ConversationAlertsBurst), chanAlerts: newLimiter(ChannelAlertsPerMinute, ChannelAlertsBurst),
-		targetSeen: newTTLCache[struct{}](TargetAlertEvery, 100000), sumCache: newTTLCache[visitorSummary](30*time.Second, 50000), secureCookies: d.SecureCookies, maxBody: d.MaxBody,
+		msgIPs:      newLimiter(d.Bus, d.Log, "messenger-ip", MessengerIPPerMinute, MessengerIPBurst),
+		msgVisitors: newLimiter(d.Bus, d.Log, "messenger-visitor", MessengerVisitorPerMinute, MessengerVisitorBurst),
+		convAlerts:  newLimiter(d.Bus, d.Log, "conversation-alerts", ConversationAlertsPerMinute, ConversationAlertsBurst),
+		chanAlerts:  newLimiter(d.Bus, d.Log, "channel-alerts", ChannelAlertsPerMinute, ChannelAlertsBurst),
+		bursts:      spam.NewBurstCounter(spam.BurstConfig{}),
+		targetSeen:  newTTLCache[struct{}](TargetAlertEvery, 100000), sumCache: newTTLCache[visitorSummary](30*time.Second, 50000), secureCookies: d.SecureCookies, maxBody: d.MaxBody,
 		crossOrigin: http.NewCrossOriginProtection(), version: version.Get(), deps: d,
 		sockets: &pinger{socks: map[*sock]struct{}{}, perIP: map[string]int{}, perVisit: map[string]int{}}}
 	s.console = newConsole(s)

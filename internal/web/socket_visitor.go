@@ -96,7 +96,7 @@ func (s *Server) mSocket(w http.ResponseWriter, r *http.Request) error {
 	if err := allowOrigin(w, r, ws); err != nil {
 		return err
 	}
-	if err := s.limitMessenger(r, ""); err != nil {
+	if err := s.limitMessenger(r, ws.ID, ""); err != nil {
 		return err
 	}
 	ip := limitKey(s.clientIP(r))
@@ -280,7 +280,8 @@ func (v *visitorSock) frame(f inFrame) {
 		if !v.admitSend(f) {
 			return
 		}
-		if ok, wait := s.msgVisitors.allow(me); !ok {
+		if ok, wait := s.msgVisitors.Allow(me); !ok {
+			s.refuse(ctx, v.wsID, RefusedRateVisitor, "")
 			v.sendErr(tooMany(wait), f.ID)
 			return
 		}

@@ -316,8 +316,8 @@ type Fields = Record<string, string>;
         ended = closed;
         if (closed) {
           ui.typing(null);
-          ui.ended(async (email) => {
-            const r = await send('transcript', { conversation_id: cv.id, email });
+          ui.ended(async (email, hp) => {
+            const r = await send('transcript', { conversation_id: cv.id, email, hp });
             return r.s == 202 || r.s == 200 ? '' : 'Not sent: ' + errText(r);
           });
         }

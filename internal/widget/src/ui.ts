@@ -46,7 +46,7 @@ export interface UI {
   /** The number of unread replies on the launcher; 0 hides it. */
   badge(n: number): void;
   /** Shows that the conversation ended, with an offer to email its transcript: mail sends it and resolves to an error text, '' when it worked. */
-  ended(mail: (email: string) => Promise<string>): void;
+  ended(mail: (email: string, hp: string) => Promise<string>): void;
   destroy(): void;
 }
 
@@ -377,19 +377,25 @@ export function createUI(o: Options): UI {
         email.autocomplete = 'email';
         email.placeholder = 'you@example.com';
         email.setAttribute('aria-label', 'Your email address');
+        // A honeypot: hidden from people and screen readers; bots that fill every field fill it.
+        const trap = el('input', 'bk-hp');
+        trap.name = 'website';
+        trap.tabIndex = -1;
+        trap.autocomplete = 'off';
+        trap.setAttribute('aria-hidden', 'true');
         const go = button('bk-link', '');
         go.type = 'submit';
         go.textContent = 'Send';
         const st = el('div', 'bk-status');
         st.setAttribute('role', 'status');
-        form.append(email, go);
+        form.append(email, trap, go);
         offer.replaceWith(form, st);
         email.focus();
         form.addEventListener('submit', async (e) => {
           e.preventDefault();
           const to = email.value.trim();
           go.disabled = true;
-          const err = await mail(to);
+          const err = await mail(to, trap.value);
           go.disabled = false;
           st.textContent = err || `We'll email the transcript to ${to}.`;
           if (!err) form.remove();
