@@ -194,6 +194,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err := seedRouting(ctx, a, info); err != nil {
 		return fmt.Errorf("demo: routing: %w", err)
 	}
+	if err := seedEmail(ctx, a, info); err != nil {
+		return fmt.Errorf("demo: email: %w", err)
+	}
 	fmt.Fprintf(stdout, `
 Beckon demo is running.
 
@@ -447,6 +450,18 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// seedEmail gives the demo workspace an email policy the first time the demo runs: leads nobody
+// answered are emailed to the admin (written to the log, without SMTP), and bursts of made-up
+// addresses from one domain are refused. Later runs keep what the admin saved.
+func seedEmail(ctx context.Context, a *app.App, info *demo.Info) error {
+	p, err := a.Mail.Store().Policy(ctx, info.WorkspaceID)
+	if err != nil || !p.UpdatedAt.IsZero() {
+		return err
+	}
+	_, err = a.Mail.Store().SetPolicy(ctx, info.WorkspaceID, email.Policy{DomainBurst: 10, LeadAlertsTo: []string{demo.AdminEmail}})
+	return err
 }
 
 // seedRouting publishes the demo's routing (demo.RoutingConfig) the first time the demo runs;
